@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * Conformance runner against fixtures of the official implementation.
+ */
+export {};

@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * Omni-attention allow-masks (causal text, bidirectional image blocks).
+ */
+export {};

@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * Text tokenizers, token layout, task registry and Show-o unified prompting.
+ */
+export {};

@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * Shared runtime: backend selection, safetensors, RNG, fast tensor primitives.
+ */
+export {};

@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * MaskGIT and autoregressive samplers and task pipelines as streams.
+ */
+export {};

@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * Shapes World: synthetic scenes, renderer, language, detector and evaluator.
+ */
+export {};

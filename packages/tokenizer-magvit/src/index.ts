@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * MAGVIT-v2 image tokenizer with lookup-free quantisation.
+ */
+export {};

@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * NTP + MTP training, optimisers, checkpoints.
+ */
+export {};
