@@ -1,4 +1,10 @@
 /** @packageDocumentation
- * Shared runtime: backend selection, safetensors, RNG, fast tensor primitives.
+ * Shared runtime of showo-ts: backend selection, safetensors, seeded randomness, errors and the fast tensor
+ * primitives every model is written with.
  */
-export {};
+export * from './errors.js';
+export * from './fixtures.js';
+export * from './backend.js';
+export * from './safetensors.js';
+export * from './random.js';
+export * from './ops/primitives.js';
