@@ -359,7 +359,8 @@ export function writeFileAtomic(file: string, contents: string | Uint8Array): vo
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, contents);
+    if (typeof contents === "string") fs.writeSync(fd, contents);
+    else fs.writeSync(fd, contents);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
