@@ -8,3 +8,4 @@ export * from './backend.js';
 export * from './safetensors.js';
 export * from './random.js';
 export * from './ops/primitives.js';
+export * from './di.js';

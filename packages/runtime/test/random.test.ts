@@ -56,3 +56,15 @@ test('recorded uniforms are replayed in order and exhaustion is an error', () =>
   assert.deepEqual([...drawUniforms(src, 2)], [0.25, 0.5]);
   assert.throws(() => src.next(), UniformsExhaustedError);
 });
+
+test('the runtime container module binds a seeded source that a user can rebind', async () => {
+  const { Container } = await import('inversify');
+  const { runtimeModule, RUNTIME_TYPES } = await import('@showo/runtime');
+  const c = new Container();
+  await c.load(runtimeModule({ seed: 5 }));
+  const src = c.get<UniformSource>(RUNTIME_TYPES.UniformSource);
+  assert.equal(src.next(), new SeededRandom(5).next());
+  await c.unbind(RUNTIME_TYPES.UniformSource);
+  c.bind<UniformSource>(RUNTIME_TYPES.UniformSource).toConstantValue(new RecordedUniforms([0.125]));
+  assert.equal(c.get<UniformSource>(RUNTIME_TYPES.UniformSource).next(), 0.125);
+});

@@ -76,5 +76,5 @@ export const RELATION_PHRASES: Readonly<Record<RelationKind, string>> = {
 /** Relations in canonical order. */
 export const RELATIONS: readonly RelationKind[] = ['left_of', 'right_of', 'above', 'below'];
 
-/** Count words; index = count. The language only counts one to three. */
-export const COUNT_WORDS: readonly string[] = ['zero', 'one', 'two', 'three'];
+/** Count words for 1, 2, 3 (index = count − 1): the language only counts one to three. */
+export const COUNT_WORDS: readonly string[] = ['one', 'two', 'three'];

@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { demoCommand } from './commands/demo.js';
+
+/** Registers every sub-command on the program. */
+export function registerCommands(program: Command, common: (c: Command) => Command): void {
+  demoCommand(program, common);
+}

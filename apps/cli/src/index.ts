@@ -1,0 +1,4 @@
+/** @packageDocumentation
+ * The `showo` command-line interface.
+ */
+export { main, buildProgram } from './main.js';
