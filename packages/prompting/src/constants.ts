@@ -21,12 +21,6 @@ export type OfficialSpecialToken = (typeof OFFICIAL_SPECIAL_TOKENS)[number];
 /** Name of the mask token (`mask_token_id = vocab_size - 1`). */
 export const MASK_TOKEN = '[MASK]';
 
-/**
- * Aliases `special()` also understands: `<|sot|>`/`<|eot|>` are the text tokenizer's BOS/EOS (Show-o's
- * `sptids_dict` names), `<|pad|>` is `[PAD]`.
- */
-export const SPECIAL_TOKEN_ALIASES = { '<|sot|>': 'bos', '<|eot|>': 'eos', '<|pad|>': '[PAD]' } as const;
-
 /** Label value ignored by the cross-entropy (`ignore_id`). */
 export const IGNORE_ID = -100;
 

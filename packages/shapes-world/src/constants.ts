@@ -78,3 +78,6 @@ export const RELATIONS: readonly RelationKind[] = ['left_of', 'right_of', 'above
 
 /** Count words for 1, 2, 3 (index = count − 1): the language only counts one to three. */
 export const COUNT_WORDS: readonly string[] = ['one', 'two', 'three'];
+
+/** Answers of yes/no questions. */
+export const YES_NO_ANSWERS: readonly string[] = ['yes', 'no'];

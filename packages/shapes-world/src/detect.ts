@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@showo/runtime';
 import { BACKGROUND, COLORS, COLOR_MAX_DISTANCE, MIN_OBJECT_PIXELS, MIN_SHAPE_IOU, PALETTE, SHAPES } from './constants.js';
-import { insideShape } from './geometry.js';
+import { rowHalfWidth } from './geometry.js';
 import type { BBox, Color, Shape } from './types.js';
 
 /** An object found by {@link detectObjects}. */
@@ -66,7 +66,18 @@ export function detectObjects(image: ArrayLike<number>, size = 64): DetectedObje
   const ch = channelsOf(image, size);
   const n = size * size;
   const colorIdx = new Int8Array(n);
-  for (let p = 0, i = 0; p < n; p++, i += ch) colorIdx[p] = classifyPixel(image[i]!, image[i + 1]!, image[i + 2]!);
+  // Images are mostly runs of one colour: reuse the previous pixel's class when its RGB repeats.
+  let pr = -1, pg = -1, pb = -1, pc = -1;
+  for (let p = 0, i = 0; p < n; p++, i += ch) {
+    const r = image[i]!, g = image[i + 1]!, b = image[i + 2]!;
+    if (r !== pr || g !== pg || b !== pb) {
+      pc = classifyPixel(r, g, b);
+      pr = r;
+      pg = g;
+      pb = b;
+    }
+    colorIdx[p] = pc;
+  }
 
   const label = new Int32Array(n); // 0 = unvisited/background, k+1 = component k
   const stack = new Int32Array(n);
@@ -140,14 +151,14 @@ function idealIou(
   let ideal = 0;
   let inter = 0;
   for (let y = ys; y <= ye; y++) {
-    const dy = y - cy;
+    const w = rowHalfWidth(shape, s, y - cy);
+    if (w < 0) continue;
+    const x0 = Math.max(xs, Math.ceil(cx - w));
+    const x1 = Math.min(xe, Math.floor(cx + w));
+    if (x1 < x0) continue;
+    ideal += x1 - x0 + 1;
     const row = y * size;
-    for (let x = xs; x <= xe; x++) {
-      if (insideShape(shape, s, x - cx, dy)) {
-        ideal++;
-        if (label[row + x] === id) inter++;
-      }
-    }
+    for (let x = x0; x <= x1; x++) if (label[row + x] === id) inter++;
   }
   return inter / (ideal + count - inter);
 }

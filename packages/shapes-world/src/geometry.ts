@@ -18,6 +18,25 @@ export function insideShape(shape: Shape, s: number, dx: number, dy: number): bo
   }
 }
 
+/**
+ * The row form of {@link insideShape}: on the row at offset `dy`, a pixel is inside exactly when |dx| ≤ the
+ * returned half-width (negative: the row is empty). Lets the renderer and the detector fill spans instead of
+ * testing pixels. For the circle, √(h² − dy²) is exact whenever a lattice offset lies on the rim (a perfect square
+ * of a multiple of ½), so span ends are exact.
+ */
+export function rowHalfWidth(shape: Shape, s: number, dy: number): number {
+  const h = s / 2;
+  if (dy < -h || dy > h) return -1;
+  switch (shape) {
+    case 'circle':
+      return Math.sqrt(h * h - dy * dy);
+    case 'square':
+      return h;
+    case 'triangle':
+      return (dy + h) / 2;
+  }
+}
+
 /** The inclusive bounding box of an object drawn at integer centre: every shape spans [c − s/2, c + s/2]. */
 export function objectBBox(obj: Pick<SceneObject, 'size' | 'cx' | 'cy'>): BBox {
   const h = SIZE_PIXELS[obj.size] / 2;

@@ -1,4 +1,4 @@
-import { COLORS, COUNT_WORDS, RELATION_PHRASES, RELATIONS, SHAPES, SIZES, WHERE_PHRASES, WHERES } from './constants.js';
+import { COLORS, COUNT_WORDS, RELATION_PHRASES, RELATIONS, SHAPES, SIZES, WHERE_PHRASES, WHERES, YES_NO_ANSWERS } from './constants.js';
 import { askableWhere, parseWherePhrase, wherePhrase } from './geometry.js';
 import type { Color, Composition, ExpectObject, ObjectView, RelationKind, Shape, Size, T2iExpect, Where } from './types.js';
 
@@ -31,8 +31,6 @@ export const TEMPLATES = {
 /** Most steps a how-to sequence has. */
 export const MAX_HOWTO_STEPS = 3;
 
-/** Answer words of yes/no questions. */
-export const YES_NO: readonly string[] = ['yes', 'no'];
 
 function fill(template: string, slots: Readonly<Record<string, string>>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => slots[k] ?? '');
@@ -322,7 +320,7 @@ export function vocabularyWords(): readonly string[] {
   const words = new Set<string>();
   const add = (text: string) => splitWords(text).forEach((w) => words.add(w));
   for (const t of Object.values(TEMPLATES)) add(fill(t, {}));
-  [...COLORS, ...SHAPES, ...SHAPES.map(pluralShape), ...SIZES, ...COUNT_WORDS, ...YES_NO].forEach(add);
+  [...COLORS, ...SHAPES, ...SHAPES.map(pluralShape), ...SIZES, ...COUNT_WORDS, ...YES_NO_ANSWERS].forEach(add);
   Object.values(WHERE_PHRASES).forEach(add);
   Object.values(RELATION_PHRASES).forEach(add);
   for (let n = 1; n <= MAX_HOWTO_STEPS; n++) add(String(n));

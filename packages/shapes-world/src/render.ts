@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@showo/runtime';
-import { CANVAS_SIZE, PALETTE, SIZE_PIXELS } from './constants.js';
+import { CANVAS_SIZE, PALETTE, SHAPES, SIZE_PIXELS } from './constants.js';
+import { rowHalfWidth } from './geometry.js';
 import type { Scene, SceneObject } from './types.js';
 
 function drawObject(out: Uint8Array, obj: SceneObject): void {
@@ -8,28 +9,14 @@ function drawObject(out: Uint8Array, obj: SceneObject): void {
   if (!rgb || s === undefined) {
     throw new InvalidArgumentError(`cannot render object ${JSON.stringify(obj)}: unknown colour or size`);
   }
+  if (!SHAPES.includes(obj.shape)) throw new InvalidArgumentError(`cannot render object ${JSON.stringify(obj)}: unknown shape`);
   const [r, g, b] = rgb;
   const h = s / 2;
   const { cx, cy } = obj;
   const yStart = Math.max(0, Math.ceil(cy - h));
   const yEnd = Math.min(CANVAS_SIZE - 1, Math.floor(cy + h));
   for (let y = yStart; y <= yEnd; y++) {
-    const dy = y - cy;
-    // Row span [cx − w, cx + w] where each shape's rule reduces to |dx| ≤ w on this row (so no per-pixel test).
-    let w: number;
-    switch (obj.shape) {
-      case 'circle':
-        w = Math.sqrt(h * h - dy * dy);
-        break;
-      case 'square':
-        w = h;
-        break;
-      case 'triangle':
-        w = (dy + h) / 2;
-        break;
-      default:
-        throw new InvalidArgumentError(`cannot render object ${JSON.stringify(obj)}: unknown shape`);
-    }
+    const w = rowHalfWidth(obj.shape, s, y - cy);
     if (!(w >= 0)) continue;
     const xStart = Math.max(0, Math.ceil(cx - w));
     const xEnd = Math.min(CANVAS_SIZE - 1, Math.floor(cx + w));

@@ -25,7 +25,15 @@ export class CheckpointMismatchError extends ShowoError {
   readonly missing: readonly string[];
   readonly unexpected: readonly string[];
   readonly misShaped: readonly ShapeMismatch[];
-  constructor(file: string, missing: readonly string[], unexpected: readonly string[], misShaped: readonly ShapeMismatch[]) {
+  /** Tensors stored with an integer dtype where float weights belong. */
+  readonly wrongDtype: readonly { name: string; dtype: string }[];
+  constructor(
+    file: string,
+    missing: readonly string[],
+    unexpected: readonly string[],
+    misShaped: readonly ShapeMismatch[],
+    wrongDtype: readonly { name: string; dtype: string }[] = [],
+  ) {
     const parts: string[] = [];
     const list = (xs: readonly string[]) => (xs.length > 12 ? [...xs.slice(0, 12), `… (${xs.length - 12} more)`] : xs).join(', ');
     if (missing.length) parts.push(`missing ${missing.length} tensor(s): ${list(missing)}`);
@@ -35,10 +43,12 @@ export class CheckpointMismatchError extends ShowoError {
         `mis-shaped ${misShaped.length} tensor(s): ${list(misShaped.map((m) => `${m.name} is [${m.actual.join(',')}], expected [${m.expected.join(',')}]`))}`,
       );
     }
+    if (wrongDtype.length) parts.push(`non-float dtype in ${wrongDtype.length} tensor(s): ${list(wrongDtype.map((d) => `${d.name} is ${d.dtype}`))}`);
     super('CHECKPOINT_MISMATCH', `${file}: checkpoint does not match the config:\n  ${parts.join('\n  ')}`);
     this.missing = missing;
     this.unexpected = unexpected;
     this.misShaped = misShaped;
+    this.wrongDtype = wrongDtype;
   }
 }
 

@@ -5,110 +5,522 @@
  *   the forward pass is a plain 2-D matMul — the only fast matMul on wasm;
  * - images are NHWC, conv kernels [kh, kw, in, out] (tfjs layout; loaders convert from PyTorch's [out, in, kh, kw]).
  *
- * NOTE: this file currently holds straightforward reference implementations; the fast-path work replaces the
- * bodies (custom gradients, 2-D products) without changing the signatures.
+ * Why the bodies look the way they do (tfjs-backend-wasm 4.22, measured; see scripts/bench-primitives.ts):
+ * - only the plain 2-D matMul is fast (~20 GFLOP/s); `transposeA/B` flags are 25–35× slower and batched (rank-3)
+ *   matMul ~15× slower. Every gradient here is therefore written by hand (`tf.customGrad`) as explicit
+ *   `tf.transpose` (cheap) followed by plain 2-D matMuls; attention runs one 2-D matMul per (batch, head);
+ * - element-wise ops cost ~3–4 ns per element each (a [1344, 512] add: ~2.6 ms) and `tanh`/`pow` ~10× more, so
+ *   the analytic gradients are arranged to touch each big tensor as few times as possible, and GELU is computed as
+ *   x·sigmoid(2u) (= 0.5x(1 + tanh u)) without `pow`;
+ * - reductions over a leading axis are slow (`tf.sum(x, 0)` on [1344, 512]: 2.5 ms) but a ones-row 2-D matMul does
+ *   the same in 0.6 ms, so column sums (bias gradients, norm statistics) are matMuls;
+ * - `tf.slice`/`tf.unstack` copy the whole input once per piece on wasm: heads are split with {@link unstack0};
+ * - `conv2dTranspose` (the built-in input gradient) is 4–12× slower than a stride-1 conv of the (dilated) output
+ *   gradient with the flipped kernel, and `Conv2DBackpropFilter` does not exist on wasm.
+ * Gradient bodies run in their own `tf.tidy` so that a layer's backward temporaries are freed as soon as it is done
+ * (tfjs would otherwise keep them until the whole backward pass ends).
  */
 import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '../errors.js';
+import { unstack0 } from './kernels.js';
+
+type Saved = tf.Tensor[];
+type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: Saved) => tf.Tensor | tf.Tensor[] };
+
+/**
+ * Typed wrapper over `tf.customGrad`: `f(inputs, save)` returns the value and a gradient function that returns one
+ * gradient per input, each of the input's shape. Only tensors can be inputs; other parameters are closed over.
+ */
+function customOp(f: (inputs: tf.Tensor[], save: (tensors: tf.Tensor[]) => void) => GradResult): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const g = tf.customGrad(((...args: Array<tf.Tensor | ((t: tf.Tensor[]) => void)>) => {
+    const save = args[args.length - 1] as (t: tf.Tensor[]) => void;
+    const r = f(args.slice(0, -1) as tf.Tensor[], save);
+    return { value: r.value, gradFunc: (dy: tf.Tensor, saved: Saved) => tf.tidy(() => r.gradFunc(dy, saved)) };
+  }) as unknown as tf.CustomGradientFunc<tf.Tensor>);
+  return g as (...inputs: tf.Tensor[]) => tf.Tensor;
+}
+
+function shapeStr(t: tf.Tensor | undefined): string {
+  return t ? `[${t.shape.join(', ')}]` : 'none';
+}
+
+/** Sum over rows of a 2-D tensor, [N, C] → [C], as a ones-row matMul (fast on wasm, see the header). */
+export function columnSum(m: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.matMul(tf.ones([1, m.shape[0]]), m).reshape([m.shape[1]]) as tf.Tensor1D);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// matMul / linear
+
+const matMulOp = customOp(([a, b], save) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy, [a, b]) => [tf.matMul(dy, tf.transpose(b)), tf.matMul(tf.transpose(a), dy)],
+  };
+});
+
+const matMulBiasOp = customOp(([a, b, bias], save) => {
+  save([a, b]);
+  return {
+    value: tf.add(tf.matMul(a, b), bias),
+    gradFunc: (dy, [a, b]) => [tf.matMul(dy, tf.transpose(b)), tf.matMul(tf.transpose(a), dy), columnSum(dy as tf.Tensor2D)],
+  };
+});
+
+/** a · wᵀ (+ bias) with w [out, in]: the gradients need no transpose of dy for dx, one for dw. */
+const matMulTransBOp = customOp(([a, w, bias], save) => {
+  save([a, w]);
+  let value = tf.matMul(a, tf.transpose(w));
+  if (bias) value = tf.add(value, bias);
+  return {
+    value,
+    gradFunc: (dy, [a, w]) => {
+      const grads = [tf.matMul(dy, w), tf.matMul(tf.transpose(dy), a)];
+      if (bias) grads.push(columnSum(dy as tf.Tensor2D));
+      return grads;
+    },
+  };
+});
+
+/**
+ * 2-D matrix product `op(a) · op(b)` on the fast path in both directions: transpose flags are applied as explicit
+ * `tf.transpose` (never as matMul flags, which are 25–35× slower on wasm) and the gradient is two plain matMuls.
+ */
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, transposeB = false): tf.Tensor2D {
+  if (a.rank !== 2 || b.rank !== 2) throw new InvalidArgumentError(`matMul2d: expected 2-D tensors, got ${shapeStr(a)} and ${shapeStr(b)}`);
+  return tf.tidy(() => {
+    const aa = transposeA ? tf.transpose(a) : a;
+    const bb = transposeB ? tf.transpose(b) : b;
+    if (aa.shape[1] !== bb.shape[0]) {
+      throw new InvalidArgumentError(`matMul2d: inner dimensions differ: ${shapeStr(aa)} · ${shapeStr(bb)} (after transposes ${transposeA}, ${transposeB})`);
+    }
+    return matMulOp(aa, bb) as tf.Tensor2D;
+  });
+}
+
+function checkLinear(name: string, x: tf.Tensor, inDim: number, outDim: number, w: tf.Tensor, b?: tf.Tensor): void {
+  if (w.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== inDim || (b && (b.rank !== 1 || b.shape[0] !== outDim))) {
+    throw new InvalidArgumentError(`${name}: x ${shapeStr(x)}, w ${shapeStr(w)}, b ${shapeStr(b)} do not fit (x's last axis must be ${inDim}, b [${outDim}])`);
+  }
+}
 
 /** `x · w + b` over the last axis of x. x [..., in], w [in, out], b [out] → [..., out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  const [inDim, outDim] = w.shape;
+  checkLinear('linear', x, inDim, outDim, w, b);
   return tf.tidy(() => {
-    const inDim = w.shape[0];
-    const outDim = w.shape[1];
-    const lead = x.shape.slice(0, -1);
     const x2 = x.reshape([-1, inDim]);
-    let y: tf.Tensor = tf.matMul(x2, w);
-    if (b) y = tf.add(y, b);
-    return y.reshape([...lead, outDim]);
+    const y = b ? matMulBiasOp(x2, w, b) : matMulOp(x2, w);
+    return y.reshape([...x.shape.slice(0, -1), outDim]);
   });
 }
 
-/** Embedding lookup: ids (int32, any shape) into table [V, H] → [...ids.shape, H]. */
-export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
-  return tf.tidy(() => tf.gather(table, ids.toInt()));
+/**
+ * `x · wᵀ + b` for a weight stored **[out, in]** (PyTorch's layout, or a tied embedding table [V, H] used as the
+ * output projection). x [..., in] → [..., out]. The forward transposes w on every call (an extra in·out copy, small
+ * next to the product unless x has very few rows); the gradient is plain matMuls (dx = dy·w, dw = dyᵀ·x).
+ */
+export function linearTransposed(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  const [outDim, inDim] = w.shape;
+  checkLinear('linearTransposed', x, inDim, outDim, w, b);
+  return tf.tidy(() => {
+    const x2 = x.reshape([-1, inDim]);
+    const y = b ? matMulTransBOp(x2, w, b) : matMulTransBOp(x2, w);
+    return y.reshape([...x.shape.slice(0, -1), outDim]);
+  });
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// embedding
+
+/**
+ * Embedding lookup: ids (int32, any shape) into table [V, H] → [...ids.shape, H]. The gradient to the table is a
+ * scatter-add of dy rows (`tf.unsortedSegmentSum`; on wasm the kernel registered by `kernels.ts`), never a
+ * [N, V] one-hot product. ids receive no gradient.
+ */
+export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
+  if (table.rank !== 2) throw new InvalidArgumentError(`embedding: table must be [V, H], got ${shapeStr(table)}`);
+  const [vocab, hidden] = table.shape;
+  return tf.tidy(() => {
+    const flat = (ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32')).reshape([-1]);
+    const op = customOp(([t], save) => {
+      save([flat]);
+      return {
+        value: tf.gather(t, flat),
+        gradFunc: (dy, [idx]) => [tf.unsortedSegmentSum(dy, idx, vocab)],
+      };
+    });
+    return op(table).reshape([...ids.shape, hidden]);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// normalisation
 
 /** LayerNorm over the last axis. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
+  const c = x.shape[x.rank - 1];
+  if (gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== c || beta.shape[0] !== c) {
+    throw new InvalidArgumentError(`layerNorm: x ${shapeStr(x)} needs gamma and beta [${c}], got ${shapeStr(gamma)} and ${shapeStr(beta)}`);
+  }
+  return tf.tidy(() => layerNormOp(eps)(x.reshape([-1, c]), gamma, beta).reshape(x.shape));
+}
+
+const layerNormOps = new Map<number, (...t: tf.Tensor[]) => tf.Tensor>();
+function layerNormOp(eps: number): (...t: tf.Tensor[]) => tf.Tensor {
+  let op = layerNormOps.get(eps);
+  if (op) return op;
+  op = customOp(([x, gamma, beta], save) => {
+    const mean = tf.mean(x, -1, true);
+    const xc = tf.sub(x, mean);
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, gamma]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ; mean(g) and mean(g·x̂) are matMuls with γ/C as a
+      // column, so g itself is formed once.
+      gradFunc: (dy, [xhat, rstd, gamma]) => {
+        const cols = gamma.shape[0];
+        const gCol = tf.div(gamma, cols).reshape([cols, 1]);
+        const p = tf.mul(dy, xhat);
+        const meanG = tf.matMul(dy, gCol);
+        const meanGX = tf.matMul(p, gCol);
+        const dx = tf.mul(tf.sub(tf.sub(tf.mul(dy, gamma), meanG), tf.mul(xhat, meanGX)), rstd);
+        return [dx, columnSum(p as tf.Tensor2D), columnSum(dy as tf.Tensor2D)];
+      },
+    };
   });
+  layerNormOps.set(eps, op);
+  return op;
 }
 
 /** GroupNorm over NHWC input with `groups` channel groups. */
 export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-6): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    const g = x.reshape([n, h * w, groups, c / groups]);
-    const { mean, variance } = tf.moments(g, [1, 3], true);
-    const normed = tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))).reshape([n, h, w, c]);
-    return tf.add(tf.mul(normed, gamma), beta) as tf.Tensor4D;
+  const [n, h, w, c] = x.shape;
+  if (x.rank !== 4 || !Number.isInteger(groups) || groups < 1 || c % groups !== 0 || gamma.shape[0] !== c || beta.shape[0] !== c) {
+    throw new InvalidArgumentError(`groupNorm: x ${shapeStr(x)} (NHWC) with ${groups} groups needs channels divisible by groups and gamma/beta [${c}], got ${shapeStr(gamma)} and ${shapeStr(beta)}`);
+  }
+  return tf.tidy(() => groupNormOp(n, h * w, groups, c / groups, eps)(x.reshape([n * h * w, c]), gamma, beta).reshape([n, h, w, c]) as tf.Tensor4D);
+}
+
+/**
+ * Block matrix E [n, n·hw] with ones where row i meets the rows of sample i: E·X sums X [n·hw, c] per sample as
+ * one 2-D matMul (reductions over a middle axis are slow on wasm).
+ */
+function sampleSummer(n: number, hw: number): tf.Tensor2D {
+  if (n === 1) return tf.ones([1, hw]);
+  const e = new Float32Array(n * n * hw);
+  for (let i = 0; i < n; i++) e.fill(1, i * n * hw + i * hw, i * n * hw + (i + 1) * hw);
+  return tf.tensor2d(e, [n, n * hw]);
+}
+
+function groupNormOp(n: number, hw: number, groups: number, cg: number, eps: number): (...t: tf.Tensor[]) => tf.Tensor {
+  const c = groups * cg;
+  const count = hw * cg;
+  // Per-(sample, group) statistic from per-(sample, channel) sums [n, c] → [n, 1, g, 1] for broadcasting.
+  const groupMean = (sums: tf.Tensor): tf.Tensor => tf.div(tf.sum(sums.reshape([n, groups, cg]), -1), count).reshape([n, 1, groups, 1]);
+  return customOp(([x2, gamma, beta], save) => {
+    const e = sampleSummer(n, hw);
+    const x4 = x2.reshape([n, hw, groups, cg]);
+    const mean = groupMean(tf.matMul(e, x2));
+    const xc = tf.sub(x4, mean);
+    const variance = groupMean(tf.matMul(e, tf.square(xc).reshape([n * hw, c])));
+    const rstd = tf.rsqrt(tf.add(variance, eps)); // [n, 1, g, 1]
+    const scale = tf.mul(rstd, gamma.reshape([1, 1, groups, cg])); // [n, 1, g, cg]
+    const y = tf.add(tf.mul(xc, scale), beta.reshape([1, 1, groups, cg]));
+    save([xc, rstd, gamma]);
+    return {
+      value: y.reshape([n * hw, c]),
+      // With x̂ = xc·rstd and g = dy·γ: dx = rstd·(g − mean_G(g) − x̂·mean_G(g·x̂)). The group means come from
+      // per-channel sums E·dy and E·(dy·xc) (two matMuls), which also give dβ and dγ.
+      gradFunc: (dy, [xc, rstd, gamma]) => {
+        const e2 = sampleSummer(n, hw);
+        const dy4 = dy.reshape([n, hw, groups, cg]);
+        const gam = gamma.reshape([1, groups, cg]);
+        const sumDy = tf.matMul(e2, dy).reshape([n, groups, cg]); // Σ_hw dy per (sample, channel)
+        const sumDyXc = tf.matMul(e2, tf.mul(dy4, xc).reshape([n * hw, c])).reshape([n, groups, cg]);
+        const r3 = rstd.reshape([n, groups, 1]);
+        const dbeta = tf.sum(sumDy, 0).reshape([c]);
+        const dgamma = tf.sum(tf.mul(sumDyXc, r3), 0).reshape([c]);
+        const meanG = tf.div(tf.sum(tf.mul(sumDy, gam), -1), count).reshape([n, 1, groups, 1]);
+        const meanGXc = tf.div(tf.sum(tf.mul(sumDyXc, gam), -1), count).reshape([n, 1, groups, 1]); // mean_G(g·xc)
+        // dx = dy·(γ·rstd) − rstd·mean_G(g) − xc·rstd³·mean_G(g·xc)
+        const a = tf.mul(rstd, gamma.reshape([1, 1, groups, cg]));
+        const coefXc = tf.mul(tf.pow(rstd, 3), meanGXc);
+        const dx = tf.sub(tf.sub(tf.mul(dy4, a), tf.mul(xc, coefXc)), tf.mul(rstd, meanG));
+        return [dx.reshape([n * hw, c]), dgamma, dbeta];
+      },
+    };
   });
 }
 
-/** GELU, tanh approximation ("gelu_new"): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+// ---------------------------------------------------------------------------------------------------------------
+// activations
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/**
+ * GELU, tanh approximation ("gelu_new"): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x·σ(2u) — the same
+ * function (0.5(1 + tanh u) = σ(2u)) without `tanh`/`pow`, which are ~10× slower than `sigmoid` on wasm.
+ */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-  });
+  return geluOp(x);
 }
+
+const geluOp = customOp(([x], save) => {
+  // 2u = x·(2c + 2c·a·x²)
+  const x2 = tf.square(x);
+  const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, 2 * GELU_C * GELU_A), 2 * GELU_C)));
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    // d/dx x·σ(2u) = s + x·s(1−s)·2u',  2u' = 2c(1 + 3a·x²)
+    gradFunc: (dy, [x, s]) => {
+      const du = tf.add(tf.mul(tf.square(x), 6 * GELU_C * GELU_A), 2 * GELU_C);
+      const ds = tf.mul(tf.mul(s, tf.sub(1, s)), tf.mul(x, du));
+      return [tf.mul(dy, tf.add(s, ds))];
+    },
+  };
+});
 
 /** SiLU / swish: x·sigmoid(x). */
 export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+  return siluOp(x);
 }
+
+const siluOp = customOp(([x], save) => {
+  const s = tf.sigmoid(x);
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x)))
+    gradFunc: (dy, [x, s]) => [tf.mul(tf.mul(dy, s), tf.add(1, tf.mul(x, tf.sub(1, s))))],
+  };
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// convolution
 
 /** Padding of conv2d: 'same', 'valid', or explicit [[top, bottom], [left, right]]. */
 export type Conv2dPadding = 'same' | 'valid' | [[number, number], [number, number]];
 
+interface ConvGeometry {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+  outH: number;
+  outW: number;
+}
+
+function convGeometry(h: number, w: number, kh: number, kw: number, stride: number, padding: Conv2dPadding): ConvGeometry {
+  let top = 0;
+  let bottom = 0;
+  let left = 0;
+  let right = 0;
+  if (padding === 'same') {
+    // TensorFlow's rule: output ceil(in/stride), the odd pixel of padding goes to the bottom/right.
+    const padH = Math.max((Math.ceil(h / stride) - 1) * stride + kh - h, 0);
+    const padW = Math.max((Math.ceil(w / stride) - 1) * stride + kw - w, 0);
+    top = Math.floor(padH / 2);
+    bottom = padH - top;
+    left = Math.floor(padW / 2);
+    right = padW - left;
+  } else if (Array.isArray(padding)) {
+    [[top, bottom], [left, right]] = padding;
+  }
+  const outH = Math.floor((h + top + bottom - kh) / stride) + 1;
+  const outW = Math.floor((w + left + right - kw) / stride) + 1;
+  return { top, bottom, left, right, outH, outW };
+}
+
+type Explicit4 = [[number, number], [number, number], [number, number], [number, number]];
+function explicit(t: number, b: number, l: number, r: number): Explicit4 {
+  return [[0, 0], [t, b], [l, r], [0, 0]];
+}
+
+/**
+ * Inserts stride−1 zeros after every row and column of dy [n, oh, ow, c] → [n, oh·s, ow·s, c] (the trailing
+ * zero rows are part of the result and accounted for by the caller's padding).
+ */
+function dilate(dy: tf.Tensor4D, s: number): tf.Tensor4D {
+  const [n, oh, ow, c] = dy.shape;
+  return tf.pad(dy.reshape([n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]).reshape([n, oh * s, ow * s, c]) as tf.Tensor4D;
+}
+
+function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeometry, hasBias: boolean): (...t: tf.Tensor[]) => tf.Tensor {
+  const [, h, w, cin] = xShape;
+  const [kh, kw, , cout] = wShape;
+  const { top, bottom, left, right, outH, outW } = g;
+  return customOp(([x, filter, bias], save) => {
+    save([x, filter]);
+    let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, stride, explicit(top, bottom, left, right));
+    if (hasBias) y = tf.add(y, bias);
+    return {
+      value: y,
+      gradFunc: (dy, [x, filter]) => {
+        const dy4 = dy as tf.Tensor4D;
+        // Input gradient: correlation of the (dilated) output gradient with the flipped kernel, in/out swapped.
+        // On the padded input grid of height h+top+bottom, rows past (outH−1)·s + kh are never read by the
+        // forward pass; they and the padding rows are cut by choosing this conv's own padding.
+        const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+        const dyd = stride === 1 ? dy4 : dilate(dy4, stride);
+        const usedH = (outH - 1) * stride + kh;
+        const usedW = (outW - 1) * stride + kw;
+        // Full correlation pads kh−1 on both sides; dilate() already appended stride−1 zero rows at the bottom.
+        let pt = kh - 1 - top;
+        let pb = kh - 1 - (stride - 1) + (h + top + bottom - usedH) - bottom;
+        let pl = kw - 1 - left;
+        let pr = kw - 1 - (stride - 1) + (w + left + right - usedW) - right;
+        const crop = [Math.max(-pt, 0), Math.max(-pb, 0), Math.max(-pl, 0), Math.max(-pr, 0)];
+        [pt, pb, pl, pr] = [Math.max(pt, 0), Math.max(pb, 0), Math.max(pl, 0), Math.max(pr, 0)];
+        let dx = tf.conv2d(dyd, flipped, 1, explicit(pt, pb, pl, pr));
+        if (crop.some((v) => v > 0)) {
+          dx = tf.slice(dx, [0, crop[0], crop[2], 0], [-1, dx.shape[1] - crop[0] - crop[1], dx.shape[2] - crop[2] - crop[3], -1]);
+        }
+        // Weight gradient: a conv over the batch axis. x as [cin, H, W, n] (batch = input channel, channels =
+        // samples), dy as a kernel [oh, ow, n, cout], dilated by the stride → [cin, kh', kw', cout], kh' ≥ kh.
+        const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
+        const dyt = tf.transpose(dy4, [1, 2, 0, 3]) as tf.Tensor4D;
+        let dwT = tf.conv2d(xt, dyt, 1, explicit(top, bottom, left, right), 'NHWC', stride);
+        if (dwT.shape[1] !== kh || dwT.shape[2] !== kw) dwT = tf.slice(dwT, [0, 0, 0, 0], [cin, kh, kw, cout]);
+        const dw = tf.transpose(dwT, [1, 2, 0, 3]);
+        const grads = [dx, dw];
+        if (hasBias) grads.push(columnSum(dy.reshape([-1, cout]) as tf.Tensor2D));
+        return grads;
+      },
+    };
+  });
+}
+
 /** conv2d on NHWC input, kernel [kh, kw, in, out], optional bias [out]. */
 export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, b?: tf.Tensor1D, stride = 1, padding: Conv2dPadding = 'same'): tf.Tensor4D {
+  if (x.rank !== 4 || w.rank !== 4 || x.shape[3] !== w.shape[2] || (b && b.shape[0] !== w.shape[3]) || !Number.isInteger(stride) || stride < 1) {
+    throw new InvalidArgumentError(`conv2d: x ${shapeStr(x)} (NHWC), w ${shapeStr(w)} ([kh, kw, in, out]), b ${shapeStr(b)}, stride ${stride} do not fit`);
+  }
+  const [n, h, wd, cin] = x.shape;
+  const [kh, kw, , cout] = w.shape;
+  const g = convGeometry(h, wd, kh, kw, stride, padding);
+  if (g.outH < 1 || g.outW < 1 || [g.top, g.bottom, g.left, g.right].some((p) => p < 0 || !Number.isInteger(p))) {
+    throw new InvalidArgumentError(`conv2d: padding ${JSON.stringify(padding)} on x ${shapeStr(x)} with kernel ${shapeStr(w)}, stride ${stride} gives no output`);
+  }
   return tf.tidy(() => {
-    let input = x;
-    let pad: 'same' | 'valid' = 'valid';
-    if (Array.isArray(padding)) input = tf.pad(x, [[0, 0], padding[0], padding[1], [0, 0]]);
-    else pad = padding;
-    let y = tf.conv2d(input, w, stride, pad);
-    if (b) y = tf.add(y, b);
-    return y;
+    if (kh === 1 && kw === 1 && stride === 1 && g.top + g.bottom + g.left + g.right === 0) {
+      // A 1×1 conv is a linear layer over pixels: same fast matMul path, gradients included.
+      return linear(x.reshape([n * h * wd, cin]), w.reshape([cin, cout]) as tf.Tensor2D, b).reshape([n, h, wd, cout]) as tf.Tensor4D;
+    }
+    const op = conv2dOp(x.shape, w.shape, stride, g, !!b);
+    return (b ? op(x, w, b) : op(x, w)) as tf.Tensor4D;
   });
 }
 
 /** Nearest-neighbour ×2 upsampling of NHWC input. */
 export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    // [n,h,1,w,1,c] broadcast against ones [1,1,2,1,2,1]: exact and differentiable everywhere.
-    const y = tf.mul(x.reshape([n, h, 1, w, 1, c]), tf.ones([1, 1, 2, 1, 2, 1]));
-    return y.reshape([n, 2 * h, 2 * w, c]) as tf.Tensor4D;
-  });
+  if (x.rank !== 4) throw new InvalidArgumentError(`upsampleNearest2x: expected NHWC, got ${shapeStr(x)}`);
+  return upsampleOp(x) as tf.Tensor4D;
 }
+
+const upsampleOp = customOp(([x]) => {
+  const [n, h, w, c] = x.shape;
+  // [n,h,1,w,1,c] broadcast against ones [1,1,2,1,2,1]: exact.
+  const y = tf.mul(x.reshape([n, h, 1, w, 1, c]), tf.ones([1, 1, 2, 1, 2, 1])).reshape([n, 2 * h, 2 * w, c]);
+  return {
+    value: y,
+    // Each input pixel feeds a 2×2 block: the gradient is the block sum = 4·avgPool (one fast pass, exact up to
+    // rounding, and free of resizeNearestNeighbor's wrong cpu gradient).
+    gradFunc: (dy) => [tf.mul(tf.avgPool(dy as tf.Tensor4D, 2, 2, 'valid'), 4)],
+  };
+});
 
 /**
  * Turns a boolean allow-mask [B, Lq, Lk] (1/true = may attend) into the additive bias the attention adds to its
  * scores (0 where allowed, a large negative number where blocked).
  */
 export function allowMaskToBias(allow: tf.Tensor): tf.Tensor3D {
-  return tf.tidy(() => tf.mul(tf.sub(1, tf.cast(allow, 'float32')), -1e9) as tf.Tensor3D);
+  // (allow − 1)·1e9 rather than (1 − allow)·−1e9: allowed entries become +0, not −0.
+  return tf.tidy(() => tf.mul(tf.sub(tf.cast(allow, 'float32'), 1), 1e9) as tf.Tensor3D);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// attention
+
+/** [B, L, H·D] → B·H tensors [L, D] (order b-major, then head). */
+function headsOf(x: tf.Tensor, b: number, l: number, h: number, d: number): tf.Tensor[] {
+  return unstack0(tf.transpose(x.reshape([b, l, h, d]), [0, 2, 1, 3]).reshape([b * h, l, d]));
+}
+/** [B, L, H·D] → B·H tensors [D, L] (transposed heads, for products with the transpose on the right). */
+function headsOfT(x: tf.Tensor, b: number, l: number, h: number, d: number): tf.Tensor[] {
+  return unstack0(tf.transpose(x.reshape([b, l, h, d]), [0, 2, 3, 1]).reshape([b * h, d, l]));
+}
+/** B·H tensors [L, D] → [B, L, H·D]. */
+function mergeHeads(parts: tf.Tensor[], b: number, l: number, h: number, d: number): tf.Tensor {
+  return tf.transpose(tf.stack(parts).reshape([b, h, l, d]), [0, 2, 1, 3]).reshape([b, l, h * d]);
+}
+
+function attentionOp(b: number, lq: number, lk: number, h: number, d: number): (...t: tf.Tensor[]) => tf.Tensor {
+  const scale = 1 / Math.sqrt(d);
+  const bh = b * h;
+  return customOp(([q, k, v, bias], save) => {
+    const qs = tf.mul(q, scale); // scaling q (Lq·H·D values) is cheaper than scaling the scores (H·Lq·Lk)
+    const qh = headsOf(qs, b, lq, h, d);
+    const kt = headsOfT(k, b, lk, h, d);
+    const vh = headsOf(v, b, lk, h, d);
+    const scores = tf.stack(qh.map((qi, i) => tf.matMul(qi, kt[i]))).reshape([b, h, lq, lk]);
+    const p = tf.softmax(tf.add(scores, bias.reshape([b, 1, lq, lk])));
+    const ph = unstack0(p.reshape([bh, lq, lk]));
+    const out = mergeHeads(ph.map((pi, i) => tf.matMul(pi, vh[i])), b, lq, h, d);
+    save([qs, k, v, p]);
+    return {
+      value: out,
+      gradFunc: (dy, [qs, k, v, p]) => {
+        const doh = headsOf(dy, b, lq, h, d);
+        const vt = headsOfT(v, b, lk, h, d);
+        const p3 = p.reshape([bh, lq, lk]);
+        const dp = tf.stack(doh.map((g, i) => tf.matMul(g, vt[i]))); // [bh, lq, lk]
+        // softmax backward: dS = P ⊙ (dP − Σ_j dP·P)
+        const ds = tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)));
+        const pt = unstack0(tf.transpose(p3, [0, 2, 1]));
+        const dv = pt.map((pti, i) => tf.matMul(pti, doh[i])); // Pᵀ·dO
+        const kh = headsOf(k, b, lk, h, d);
+        const dsh = unstack0(ds);
+        const dq = dsh.map((dsi, i) => tf.matMul(dsi, kh[i])); // dS·K, times scale below
+        const qh = headsOf(qs, b, lq, h, d);
+        const dst = unstack0(tf.transpose(ds, [0, 2, 1]));
+        const dk = dst.map((dsti, i) => tf.matMul(dsti, qh[i])); // dSᵀ·(scale·Q)
+        return [
+          tf.mul(mergeHeads(dq, b, lq, h, d), scale),
+          mergeHeads(dk, b, lk, h, d),
+          mergeHeads(dv, b, lk, h, d),
+          tf.sum(ds.reshape([b, h, lq, lk]), 1),
+        ];
+      },
+    };
+  });
 }
 
 /**
  * Multi-head scaled dot-product attention. q [B, Lq, H·D], k and v [B, Lk, H·D] (heads concatenated along the
  * last axis, as projections produce them), bias [B, Lq, Lk] additive (see {@link allowMaskToBias}) →
  * [B, Lq, H·D]. With a KV cache, k and v hold the cached keys followed by the new ones (Lk ≥ Lq).
+ *
+ * Runs one plain 2-D matMul per (batch, head) in both directions (batched matMul is ~15× slower on wasm). The
+ * gradient reaches q, k, v and bias (the bias gradient is the head-sum of the score gradient).
  */
 export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.Tensor3D, numHeads: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [b, lq, hd] = q.shape;
-    const lk = k.shape[1];
-    const d = hd / numHeads;
-    const qh = q.reshape([b, lq, numHeads, d]).transpose([0, 2, 1, 3]);
-    const kh = k.reshape([b, lk, numHeads, d]).transpose([0, 2, 1, 3]);
-    const vh = v.reshape([b, lk, numHeads, d]).transpose([0, 2, 1, 3]);
-    const scores = tf.add(tf.mul(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(d)), bias.expandDims(1));
-    const p = tf.softmax(scores, -1);
-    return tf.matMul(p, vh).transpose([0, 2, 1, 3]).reshape([b, lq, hd]) as tf.Tensor3D;
-  });
+  const [b, lq, hd] = q.shape;
+  const lk = k.shape[1];
+  if (
+    q.rank !== 3 || k.rank !== 3 || v.rank !== 3 || bias.rank !== 3 || !Number.isInteger(numHeads) || numHeads < 1 || hd % numHeads !== 0 ||
+    k.shape[0] !== b || v.shape[0] !== b || k.shape[2] !== hd || v.shape[2] !== hd || v.shape[1] !== lk ||
+    bias.shape[0] !== b || bias.shape[1] !== lq || bias.shape[2] !== lk
+  ) {
+    throw new InvalidArgumentError(
+      `multiHeadAttention: q ${shapeStr(q)}, k ${shapeStr(k)}, v ${shapeStr(v)}, bias ${shapeStr(bias)}, ${numHeads} heads do not fit ` +
+        '(expected q [B, Lq, H·D], k and v [B, Lk, H·D], bias [B, Lq, Lk], H·D divisible by the head count)',
+    );
+  }
+  return attentionOp(b, lq, lk, numHeads, hd / numHeads)(q, k, v, bias) as tf.Tensor3D;
 }

@@ -1,0 +1,203 @@
+/**
+ * Autoregressive decoding as streams: multimodal understanding (`<|mmu|>` image + question → answer, the official
+ * `mmu_generate` made batch-aware and cached) and plain decoding from any prompt and mask.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Observable } from 'rxjs';
+import { InvalidArgumentError, SeededRandom, type UniformSource } from '@showo/runtime';
+import { buildOmniMaskFromIds, createAttentionMaskForMmu, type AllowMask } from '@showo/omni-attention';
+import type { TextInput, TextTokenizer, UniversalPrompting } from '@showo/prompting';
+import { AutoregressiveSampler, type AutoregressiveSamplerOptions, type StopReason } from '../autoregressive.js';
+import { ImageSizeMismatchError, InvalidSamplingOptionError, PromptBudgetError } from '../errors.js';
+import type { TextGenerationEvent } from '../events.js';
+import { openTextSession, type CacheMode, type TextLogitsSession, type TextModel, type TextSessionInput } from '../sessions.js';
+import { generation, type GenerationContext } from '../stream.js';
+import type { ImageCodec, TokenGrid } from '../types.js';
+import { checkImageInputs, modelGrid, positionBudget, resolveImageCodes, type ImageInput, type ImagePipelineDeps } from './image-common.js';
+
+/** What the text pipelines are built from. */
+export interface TextPipelineDeps {
+  model: TextModel;
+  prompting: UniversalPrompting;
+  grid?: TokenGrid;
+  codec?: ImageCodec;
+  maxPositions?: number;
+  /** Use the model's KV cache when it has one (default `auto`). */
+  cache?: CacheMode;
+  uniforms?: UniformSource;
+}
+
+/** Options of every decoding request. */
+export interface DecodingRequestOptions extends AutoregressiveSamplerOptions {
+  uniforms?: UniformSource;
+  seed?: number;
+  signal?: AbortSignal;
+  /** Text of each row in the token events and the result (default: when the prompting has a tokenizer). */
+  tokenizer?: TextTokenizer;
+}
+
+/** A request for plain decoding from prepared prompts. */
+export interface GenerateTokensRequest extends DecodingRequestOptions {
+  /** Prompt ids per row; rows of different length are left-padded with `padId`, whose columns are masked out. */
+  prompts?: readonly (readonly number[])[];
+  /** Or: a prepared input (ids and mask) used as it is. */
+  input?: TextSessionInput;
+  /** Padding id for left padding (default: the prompting's `[PAD]`). */
+  padId?: number;
+}
+
+function resolveSampler(request: DecodingRequestOptions, defaultStop: number): AutoregressiveSampler {
+  return new AutoregressiveSampler({ ...request, stopIds: request.stopIds ?? [defaultStop] });
+}
+
+function resolveUniforms(deps: { uniforms?: UniformSource }, request: DecodingRequestOptions): UniformSource {
+  if (request.seed !== undefined && !Number.isInteger(request.seed)) throw new InvalidSamplingOptionError('seed', request.seed, 'an integer');
+  return request.uniforms ?? (request.seed !== undefined ? undefined : deps.uniforms) ?? new SeededRandom(request.seed ?? 0);
+}
+
+function lastLogits(t: tf.Tensor2D): Float32Array {
+  try {
+    return t.dataSync() as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+/** The decoding loop shared by the text pipelines. */
+async function decodeLoop(
+  ctx: GenerationContext<TextGenerationEvent>,
+  task: 'mmu' | 'text',
+  model: TextModel,
+  cache: CacheMode,
+  input: TextSessionInput,
+  sampler: AutoregressiveSampler,
+  uniforms: UniformSource,
+  tokenizer: TextTokenizer | undefined,
+  fillerId: number,
+): Promise<void> {
+  const raw: TextLogitsSession = openTextSession(model, input, cache);
+  let released = false;
+  const release = (): void => {
+    if (!released) {
+      released = true;
+      raw.dispose();
+    }
+  };
+  ctx.own({ dispose: release });
+  ctx.emit({ type: 'start', task, batch: input.rows, promptLength: input.length, cached: raw.cached });
+  await ctx.yield();
+  const text = (tokens: number[]): string | undefined => tokenizer?.decode(tokens.filter((t) => t < tokenizer.vocabSize), { skipSpecialTokens: true });
+  try {
+    let state = sampler.initialState(input.rows);
+    let logits = lastLogits(raw.start());
+    for (;;) {
+      const out = sampler.step(logits, state, uniforms);
+      state = out.state;
+      for (let b = 0; b < input.rows; b++) {
+        const token = out.tokens[b]!;
+        if (token < 0) continue;
+        const tokens = [...state.tokens[b]!];
+        const stop = sampler.stopReason(state, b);
+        const t = text(tokens);
+        ctx.emit({ type: 'token', task, step: out.step, row: b, token, tokens, ...(t !== undefined ? { text: t } : {}), ...(stop ? { stop } : {}) });
+      }
+      if (out.done) break;
+      await ctx.yield();
+      // Finished rows still take part in the batch: they are fed a filler whose logits are ignored.
+      const next = Int32Array.from(out.tokens, (t) => (t < 0 ? fillerId : t));
+      logits = lastLogits(raw.append(next));
+    }
+    const tokens = state.tokens.map((t) => [...t]);
+    const stopReasons = tokens.map((_, b) => sampler.stopReason(state, b) as StopReason);
+    const texts = tokenizer ? tokens.map((t) => text(t)!) : undefined;
+    ctx.emit({ type: 'done', task, result: { tokens, stopReasons, ...(texts ? { texts } : {}) } });
+  } finally {
+    release();
+  }
+}
+
+/** Left-pads rows with `padId`; their columns are masked out by the general omni-attention rule (pads isolated). */
+function leftPad(rows: readonly (readonly number[])[], padId: number): { ids: number[][]; padded: boolean } {
+  const width = Math.max(...rows.map((r) => r.length));
+  return { ids: rows.map((r) => [...new Array<number>(width - r.length).fill(padId), ...r]), padded: rows.some((r) => r.length !== width) };
+}
+
+function sessionInput(ids: number[][], allow: AllowMask): TextSessionInput {
+  const l = ids[0]!.length;
+  const flat = new Int32Array(ids.length * l);
+  ids.forEach((r, i) => flat.set(r, i * l));
+  return { ids: flat, rows: ids.length, length: l, allow };
+}
+
+/**
+ * Plain autoregressive decoding from prompt ids (causal text mask, left padding masked out) or from a prepared
+ * input (ids + any mask). Stops per row on `stopIds` (default the EOS) or `maxNewTokens`.
+ */
+export function generateTokens(deps: TextPipelineDeps, request: GenerateTokensRequest): Observable<TextGenerationEvent> {
+  const L = deps.prompting.layout;
+  const sampler = resolveSampler(request, L.eosId);
+  const uniforms = resolveUniforms(deps, request);
+  let input: TextSessionInput;
+  if (request.input) {
+    const i = request.input;
+    if (i.allow.batch !== i.rows || i.allow.queries !== i.length || i.allow.keys !== i.length || i.ids.length !== i.rows * i.length) {
+      throw new InvalidArgumentError(`prepared input: ids [${i.rows}, ${i.length}] and mask [${i.allow.batch}, ${i.allow.queries}, ${i.allow.keys}] do not agree`);
+    }
+    input = i;
+  } else {
+    const prompts = request.prompts;
+    if (!prompts || prompts.length === 0 || prompts.some((p) => p.length === 0)) throw new InvalidArgumentError('generateTokens needs non-empty prompts (or a prepared input)');
+    const { ids } = leftPad(prompts, request.padId ?? L.padId);
+    const tokens = { padId: request.padId ?? L.padId, soiId: L.special('<|soi|>'), eoiId: L.special('<|eoi|>') };
+    input = sessionInput(ids, buildOmniMaskFromIds(ids, tokens, { pad: 'isolate' }));
+  }
+  const budget = positionBudget(deps);
+  if (input.length + sampler.maxNewTokens > budget) throw new PromptBudgetError(0, input.length + sampler.maxNewTokens, budget, 'prompt + maxNewTokens');
+  const tokenizer = request.tokenizer ?? deps.prompting.tokenizer;
+  return generation<TextGenerationEvent>((ctx) => decodeLoop(ctx, 'text', deps.model, deps.cache ?? 'auto', input, sampler, uniforms, tokenizer, request.padId ?? L.padId), request.signal);
+}
+
+/** A request for multimodal understanding (image + question → answer). */
+export interface UnderstandRequest extends DecodingRequestOptions {
+  images: readonly ImageInput[];
+  questions: readonly TextInput[];
+}
+
+/**
+ * Multimodal understanding as inference_mmu.py does it: `<|mmu|> <|soi|> image <|eoi|> BOS question…`, mask
+ * `create_attention_mask_for_mmu`, then decoding until EOS or `maxNewTokens` (default 100; inference_mmu.py uses
+ * top-k 1). Batches: rows of different question length are left-padded and masked with the general rule (pads
+ * isolated, `<|mmu|>`+image bidirectional), which equals the official mask for each row.
+ *
+ * Budgets: `BOS question` must fit `max_seq_length` (the text budget of training), and prompt + `maxNewTokens` the
+ * model's position budget.
+ */
+export function understand(deps: TextPipelineDeps, request: UnderstandRequest): Observable<TextGenerationEvent> {
+  const p = deps.prompting;
+  const L = p.layout;
+  const sampler = resolveSampler(request, L.eosId);
+  const uniforms = resolveUniforms(deps, request);
+  const imageDeps = deps as unknown as ImagePipelineDeps;
+  const grid = modelGrid(imageDeps);
+  if (!Array.isArray(request.questions) || request.questions.length === 0) throw new InvalidArgumentError('at least one question is needed');
+  checkImageInputs(imageDeps, request.images, grid, 'mmu image');
+  if (request.images.length !== request.questions.length) {
+    throw new ImageSizeMismatchError('the image batch', `one image per question (${request.questions.length})`, `${request.images.length} images`);
+  }
+  const texts = p.encodeTexts(request.questions);
+  texts.forEach((t, row) => {
+    if (t.length + 1 > p.maxSeqLength) throw new PromptBudgetError(row, t.length + 1, p.maxSeqLength, 'question (BOS + text)');
+  });
+  const promptLength = 3 + p.numVqTokens + 1 + Math.max(...texts.map((t) => t.length));
+  const budget = positionBudget(deps);
+  if (promptLength + sampler.maxNewTokens > budget) throw new PromptBudgetError(0, promptLength + sampler.maxNewTokens, budget, 'mmu prompt + maxNewTokens');
+  const tokenizer = request.tokenizer ?? p.tokenizer;
+  return generation<TextGenerationEvent>(async (ctx) => {
+    const codes = await resolveImageCodes(imageDeps, request.images, grid);
+    const ids = p.mmuGen({ imageIds: codes.map((c) => L.codesToIds(c)), texts }).inputIds;
+    const special = { padId: L.padId, soiId: L.special('<|soi|>'), eoiId: L.special('<|eoi|>') };
+    const padded = ids.some((r) => r[0] === L.padId);
+    const allow = padded ? buildOmniMaskFromIds(ids, special, { pad: 'isolate', bidirectionalPrefix: true }) : createAttentionMaskForMmu(ids, special);
+    await decodeLoop(ctx, 'mmu', deps.model, deps.cache ?? 'auto', sessionInput(ids, allow), sampler, uniforms, tokenizer, L.padId);
+  }, request.signal);
+}

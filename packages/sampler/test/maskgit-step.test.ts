@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { RecordedUniforms } from '@showo/runtime';
+import { MASKED, MaskGitScheduler, cosineSchedule, resolveSchedule, UnknownScheduleError, InvalidStepsError } from '@showo/sampler';
+import { readJson, tensors, tinyDir } from './helpers.js';
+
+const dir = tinyDir();
+
+test('cosine schedule reproduces the official float32 value at 4/6', () => {
+  assert.equal(cosineSchedule(4 / 6), Math.fround(0.49999997));
+  assert.equal(Math.floor(Math.fround(64 * cosineSchedule(4 / 6))), 31);
+});
+
+test('schedules: names resolve, unknown names are typed errors', () => {
+  for (const name of ['cosine', 'linear', 'pow2', 'pow0.5', 'sigmoid']) {
+    const f = resolveSchedule(name);
+    assert.ok(f(0.001) > 0.9 && f(0.001) <= 1, name);
+    assert.ok(f(1) <= 1e-5, `${name} ${f(1)}`);
+  }
+  assert.throws(() => resolveSchedule('exp'), UnknownScheduleError);
+  assert.throws(() => resolveSchedule('pow'), UnknownScheduleError);
+  assert.throws(() => new MaskGitScheduler({ steps: 0 }), InvalidStepsError);
+  assert.throws(() => new MaskGitScheduler({ steps: 2.5 }), InvalidStepsError);
+  assert.throws(() => new MaskGitScheduler({ steps: 4, schedule: 'nope' }), UnknownScheduleError);
+});
+
+test('MaskGIT step reproduces maskgit.json step by step from the recorded probabilities', { skip: !dir }, () => {
+  const fx = readJson(path.join(dir!, 'maskgit.json'));
+  const st = tensors(path.join(dir!, 'maskgit.safetensors'));
+  const off = 210;
+  for (const run of fx.runs) {
+    const b = run.input_ids_initial.length;
+    const l = run.input_ids_initial[0].length;
+    const n = 64;
+    const sched = new MaskGitScheduler({ steps: run.timesteps, schedule: run.schedule, temperature: run.temperature });
+    const init: number[] = [];
+    for (const row of run.input_ids_initial) for (const id of row.slice(l - n - 1, l - 1)) init.push(id === 274 ? MASKED : id - off);
+    let state = sched.initialState(init, b);
+    let out;
+    for (const s of run.steps) {
+      const probs = st.get(`g${run.guidance_scale.toFixed(1)}.step${s.step}.probs`)!.data as Float32Array;
+      const uniforms = new RecordedUniforms([...s.sample_uniforms, ...s.gumbel_uniforms]);
+      out = sched.step(probs, state, uniforms);
+      assert.equal(uniforms.consumed, 2 * b * n);
+      const tag = `g${run.guidance_scale} step ${s.step}`;
+      assert.deepEqual(Array.from(out.maskLen), s.mask_len, `${tag} mask_len`);
+      assert.ok(Math.abs(out.temperature - s.temperature) < 1e-12, `${tag} temperature`);
+      assert.deepEqual(Array.from(out.masking), s.masking.flat(), `${tag} masking`);
+      assert.deepEqual(Array.from(out.drawn), s.sampled_codes_raw, `${tag} sampled_codes_raw`);
+      const after = s.input_ids_after.map((row: number[]) => row.slice(l - n - 1, l - 1)).flat();
+      assert.deepEqual(Array.from(out.state.codes, (c) => (c === MASKED ? 274 : c + off)), after, `${tag} ids after`);
+      state = out.state;
+    }
+    assert.ok(out!.done);
+    assert.deepEqual(Array.from(out!.sampled), run.final_sampled_ids.flat(), `g${run.guidance_scale} final`);
+  }
+});

@@ -1,0 +1,149 @@
+/**
+ * One Show-o decoder layer: Phi-1.5's parallel block with QK-norm, readable top to bottom.
+ *
+ *   h = LayerNorm(x)
+ *   attn = dense(SDPA(RoPE(LN_q(q_proj h)), RoPE(LN_k(k_proj h)), v_proj h; mask))
+ *   mlp  = fc2(gelu_new(fc1(h)))
+ *   x'   = x + attn + mlp                 (attention and MLP both read the same h)
+ *
+ * Shapes: B batch rows, T new positions, P cached positions, H hidden, nh heads, hd = H/nh, rd rotary dims.
+ * Every op here is differentiable (training runs this inside `tf.variableGrads`); products go through the
+ * runtime's fast primitives, the rest is elementwise.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { geluTanh, layerNorm, linear, multiHeadAttention } from '@showo/runtime';
+
+/** A linear layer; `w` is [in, out] (the official checkpoints store [out, in]; the loader transposes once). */
+export interface LinearWeights {
+  w: tf.Variable<tf.Rank.R2>;
+  b: tf.Variable<tf.Rank.R1>;
+}
+
+/** LayerNorm affine parameters. */
+export interface NormWeights {
+  gamma: tf.Variable<tf.Rank.R1>;
+  beta: tf.Variable<tf.Rank.R1>;
+}
+
+/** The weights of one decoder layer (official names in comments). */
+export interface DecoderLayerWeights {
+  inputLayernorm: NormWeights; // input_layernorm
+  qProj: LinearWeights; // self_attn.q_proj
+  kProj: LinearWeights; // self_attn.k_proj
+  vProj: LinearWeights; // self_attn.v_proj
+  dense: LinearWeights; // self_attn.dense
+  qLayernorm?: NormWeights; // self_attn.q_layernorm (only when qk_layernorm)
+  kLayernorm?: NormWeights; // self_attn.k_layernorm
+  fc1: LinearWeights; // mlp.fc1
+  fc2: LinearWeights; // mlp.fc2
+}
+
+/** Sizes a layer needs, derived once from the config. */
+export interface BlockDims {
+  numHeads: number;
+  headDim: number;
+  rotaryDim: number;
+  eps: number;
+}
+
+/** cos / sin of the rotary angles of the T new positions, each [1, T, 1, rd/2] (the halves of Phi's tables are equal). */
+export interface Rotary {
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
+/** Keys (after QK-norm and RoPE) and values of every position a layer attended to: [B, P+T, H] each. */
+export interface LayerKV {
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+}
+
+/** Receives named intermediates (the official debug names); a tensor is only valid during the call. */
+export type IntermediateCallback = (name: string, value: tf.Tensor) => void;
+
+/**
+ * Rotary angle tables for positions `offset … offset+T-1`, computed the way Phi computes them in float32:
+ * inv_freq[i] = 1 / θ^(2i/rd), angle = pos · inv_freq[i]. Host-side (a few hundred numbers), so no tensor is
+ * kept between calls and any position is allowed (Phi extends its table past max_position_embeddings too).
+ */
+export function rotaryTables(offset: number, length: number, rotaryDim: number, theta: number): Rotary {
+  const half = rotaryDim / 2;
+  const invFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) invFreq[i] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / rotaryDim)));
+  const cos = new Float32Array(length * half);
+  const sin = new Float32Array(length * half);
+  for (let t = 0; t < length; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround((offset + t) * invFreq[i]);
+      cos[t * half + i] = Math.cos(angle);
+      sin[t * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos: tf.tensor4d(cos, [1, length, 1, half]), sin: tf.tensor4d(sin, [1, length, 1, half]) };
+}
+
+/**
+ * Rotate-half RoPE on the first rd channels of each head; channels rd…hd pass through.
+ * x [B, T, nh, hd] → [B, T, nh, hd]. With r = (r1, r2) split in halves:
+ * r·cos + rotate_half(r)·sin = (r1·cos − r2·sin, r2·cos + r1·sin).
+ */
+export function applyRotary(x: tf.Tensor4D, rope: Rotary, rotaryDim: number): tf.Tensor4D {
+  const hd = x.shape[3];
+  if (rotaryDim === 0) return x;
+  const half = rotaryDim / 2;
+  const parts = rotaryDim === hd ? tf.split(x, [half, half], 3) : tf.split(x, [half, half, hd - rotaryDim], 3);
+  const [r1, r2] = parts;
+  const out1 = tf.sub(tf.mul(r1, rope.cos), tf.mul(r2, rope.sin));
+  const out2 = tf.add(tf.mul(r2, rope.cos), tf.mul(r1, rope.sin));
+  return tf.concat(rotaryDim === hd ? [out1, out2] : [out1, out2, parts[2]], 3) as tf.Tensor4D;
+}
+
+/** [B, T, nh·hd] → [B, T, nh, hd] → LayerNorm over hd (QK-norm) → RoPE → [B, T, nh·hd]. */
+function normAndRotate(x: tf.Tensor3D, norm: NormWeights | undefined, rope: Rotary, d: BlockDims, trace: ((t: tf.Tensor4D) => void) | undefined): tf.Tensor3D {
+  const [b, t, h] = x.shape;
+  let heads = x.reshape([b, t, d.numHeads, d.headDim]) as tf.Tensor4D;
+  if (norm) heads = layerNorm(heads, norm.gamma, norm.beta, d.eps) as tf.Tensor4D;
+  trace?.(heads);
+  return applyRotary(heads, rope, d.rotaryDim).reshape([b, t, h]);
+}
+
+/**
+ * One decoder layer.
+ * @param x     hidden states of the new positions [B, T, H]
+ * @param bias  additive attention bias [B, T, P+T] (0 = may attend, large negative = blocked)
+ * @param past  cached keys/values of the P earlier positions (undefined when P = 0)
+ * @returns the layer output [B, T, H] and the keys/values of all P+T positions (for the cache)
+ */
+export function decoderLayer(
+  x: tf.Tensor3D,
+  w: DecoderLayerWeights,
+  d: BlockDims,
+  rope: Rotary,
+  bias: tf.Tensor3D,
+  past: LayerKV | undefined,
+  trace?: (name: string, value: tf.Tensor) => void,
+): { out: tf.Tensor3D; kv: LayerKV } {
+  const h = layerNorm(x, w.inputLayernorm.gamma, w.inputLayernorm.beta, d.eps) as tf.Tensor3D; // [B,T,H]
+  trace?.('input_layernorm', h);
+
+  // (a) attention
+  const qLin = linear(h, w.qProj.w, w.qProj.b) as tf.Tensor3D; // [B,T,H]
+  trace?.('q_proj', qLin);
+  // The official debug tensors are [B,nh,T,hd]; transpose only when someone is listening.
+  const headsFirst = (name: string) => (trace ? (t: tf.Tensor4D) => trace(name, t.transpose([0, 2, 1, 3])) : undefined);
+  const q = normAndRotate(qLin, w.qLayernorm, rope, d, headsFirst('q_layernorm'));
+  const kNew = normAndRotate(linear(h, w.kProj.w, w.kProj.b) as tf.Tensor3D, w.kLayernorm, rope, d, headsFirst('k_layernorm'));
+  const vNew = linear(h, w.vProj.w, w.vProj.b) as tf.Tensor3D;
+  const k = past ? (tf.concat([past.k, kNew], 1) as tf.Tensor3D) : kNew; // [B,P+T,H]
+  const v = past ? (tf.concat([past.v, vNew], 1) as tf.Tensor3D) : vNew;
+  const attn = linear(multiHeadAttention(q, k, v, bias, d.numHeads), w.dense.w, w.dense.b) as tf.Tensor3D; // [B,T,H]
+  trace?.('self_attn', attn);
+
+  // (b) MLP on the same normalised input
+  const mlp = linear(geluTanh(linear(h, w.fc1.w, w.fc1.b)), w.fc2.w, w.fc2.b) as tf.Tensor3D; // [B,T,I] → [B,T,H]
+  trace?.('mlp', mlp);
+
+  const out = tf.addN([attn, mlp, x]) as tf.Tensor3D;
+  trace?.('out', out);
+  return { out, kv: { k, v } };
+}

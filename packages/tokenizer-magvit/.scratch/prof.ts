@@ -1,0 +1,14 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@showo/runtime';
+import { createMagvitConfig, MagvitTokenizer, magvitLossAndGrads, magvitLoss } from '../src/index.js';
+await initBackend(process.argv[2] ?? 'cpu');
+const cfg = createMagvitConfig({ ch: 32, chMult: [1, 1], numResBlocks: 1, resolution: 16, codebookDim: 4 });
+const m = MagvitTokenizer.create(cfg, { seed: 1 });
+const x = tf.randomUniform([4, 16, 16, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
+let t0 = Date.now();
+tf.tidy(() => magvitLoss(m, x).total.dataSync());
+console.log('fwd', Date.now() - t0);
+const prof = await tf.profile(() => { const r = magvitLossAndGrads(m, x); tf.dispose(r.grads); });
+const agg = new Map<string, number>();
+for (const k of prof.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+console.log([...agg.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12));

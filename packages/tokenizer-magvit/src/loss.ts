@@ -1,0 +1,160 @@
+/**
+ * Training objective of the tokenizer (MAGVIT-v2 without the GAN and perceptual terms): reconstruction + the
+ * official LFQ entropy and commitment terms. Pure functions of the model's variables and a batch, so the trainer
+ * can wrap them in its own optimiser step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '@showo/runtime';
+import { lfqForward } from './lfq.js';
+import type { MagvitTokenizer } from './model.js';
+
+/** Options of {@link magvitLoss}. All default to the official objective with an L2 reconstruction. */
+export interface MagvitLossOptions {
+  /** Weight of the reconstruction term (default 1). */
+  reconWeight?: number;
+  /** RGB reconstruction: 'l2' (MAGVIT-v2, default) or 'l1' (taming VQGAN). Palette heads use cross-entropy. */
+  reconLoss?: 'l2' | 'l1';
+  /** Scales the official entropy term (which already includes `entropy_multiplier`); default 1. */
+  entropyWeight?: number;
+  /** Scales the official commitment term (which already includes `commit_loss_multiplier`); default 1. */
+  commitWeight?: number;
+  /**
+   * Weight of pixels on an edge — where the target differs from a 4-neighbour (palette class, or any channel by
+   * more than 1/64 in RGB) — relative to 1 elsewhere. Small shapes are mostly edge; 5 helped palette worlds.
+   */
+  edgeWeight?: number;
+  /**
+   * Palette mode: per-pixel target classes int32 [B, H, W]. Default: the nearest palette colour of each input
+   * pixel.
+   */
+  targets?: tf.Tensor3D;
+  /**
+   * Optional extra term on (decoder output, input images), e.g. a perceptual loss; added to the total with weight
+   * 1. Off by default (no perceptual or adversarial term ships with this package).
+   */
+  extraLoss?: (output: tf.Tensor4D, images: tf.Tensor4D) => tf.Scalar;
+}
+
+/** Loss terms of one batch (scalars; total = recon·w + entropy·w + commit·w + extra). */
+export interface MagvitLosses {
+  total: tf.Scalar;
+  recon: tf.Scalar;
+  entropy: tf.Scalar;
+  commit: tf.Scalar;
+}
+
+/** Nearest palette colour index of each pixel of images [B, H, W, 3] in [−1, 1] → int32 [B, H, W]. */
+export function nearestPaletteClass(images: tf.Tensor4D, palette: readonly (readonly [number, number, number])[]): tf.Tensor3D {
+  return tf.tidy(() => {
+    const table = tf.tensor2d(palette.flatMap((c) => [c[0] / 127.5 - 1, c[1] / 127.5 - 1, c[2] / 127.5 - 1]), [palette.length, 3]);
+    // ‖x − c‖² = ‖x‖² − 2x·c + ‖c‖²; the ‖x‖² term is the same for every colour, so argmin needs only the rest.
+    const cross = tf.matMul(images.reshape([-1, 3]), table.transpose());
+    const score = tf.sub(tf.sum(tf.square(table), 1), tf.mul(cross, 2));
+    const [b, h, w] = images.shape;
+    return tf.argMin(score, -1).reshape([b, h, w]) as tf.Tensor3D;
+  });
+}
+
+/** 1 on pixels whose value differs from a 4-neighbour's (`differs` compares two shifted copies), else 0. */
+function edgeMask(x: tf.Tensor, differs: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, h, w] = x.shape;
+    // Trailing axes (RGB channels) are kept whole; `differs` reduces them, so masks are [B, H, W(-1)].
+    const zero = x.shape.slice(3).map(() => 0);
+    const all = x.shape.slice(3).map(() => -1);
+    let edge: tf.Tensor = tf.zeros([b, h, w]);
+    if (w > 1) {
+      const dx = tf.cast(differs(tf.slice(x, [0, 0, 1, ...zero], [-1, -1, -1, ...all]), tf.slice(x, [0, 0, 0, ...zero], [-1, -1, w - 1, ...all])), 'float32');
+      edge = tf.maximum(edge, tf.maximum(tf.pad(dx, [[0, 0], [0, 0], [1, 0]]), tf.pad(dx, [[0, 0], [0, 0], [0, 1]])));
+    }
+    if (h > 1) {
+      const dy = tf.cast(differs(tf.slice(x, [0, 1, 0, ...zero], [-1, -1, -1, ...all]), tf.slice(x, [0, 0, 0, ...zero], [-1, h - 1, -1, ...all])), 'float32');
+      edge = tf.maximum(edge, tf.maximum(tf.pad(dy, [[0, 0], [1, 0], [0, 0]]), tf.pad(dy, [[0, 0], [0, 1], [0, 0]])));
+    }
+    return edge;
+  });
+}
+
+/** Weighted mean of per-pixel losses [B, H, W]: Σ w·l / Σ w. */
+function weightedMean(perPixel: tf.Tensor, weights: tf.Tensor | undefined): tf.Scalar {
+  if (!weights) return tf.mean(perPixel) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(perPixel, weights)), tf.sum(weights)) as tf.Scalar;
+}
+
+/**
+ * The tokenizer objective on images [B, H, W, 3] in [−1, 1]: encode, quantise (straight-through sign), decode,
+ * and return the terms. Differentiable with respect to `model.trainableVariables()`; call inside `tf.tidy` or a
+ * gradient function, and dispose the returned scalars when used outside one.
+ */
+export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options: MagvitLossOptions = {}): MagvitLosses {
+  model.checkImages(images);
+  const cfg = model.config;
+  const edgeWeight = options.edgeWeight ?? 1;
+  if (!(edgeWeight > 0)) throw new InvalidArgumentError(`edgeWeight must be positive, got ${edgeWeight}`);
+  return tf.tidy(() => {
+    const z = model.forwardEncoder(images);
+    const q = lfqForward(z, cfg);
+    const output = model.forwardDecoder(q.zq as tf.Tensor4D);
+    let recon: tf.Scalar;
+    if (cfg.outputMode === 'palette') {
+      const K = cfg.palette!.length;
+      const targets = options.targets ?? nearestPaletteClass(images, cfg.palette!);
+      if (targets.shape.join(',') !== output.shape.slice(0, 3).join(',')) {
+        throw new InvalidArgumentError(`targets must be [${output.shape.slice(0, 3).join(', ')}], got [${targets.shape.join(', ')}]`);
+      }
+      const logp = tf.logSoftmax(output, -1);
+      const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(targets, 'int32'), K)), -1));
+      const weights = edgeWeight === 1 ? undefined : tf.add(1, tf.mul(edgeWeight - 1, edgeMask(targets, (a, b) => tf.notEqual(a, b))));
+      recon = weightedMean(nll, weights);
+    } else {
+      const diff = tf.sub(output, images);
+      const perPixel = tf.mean(options.reconLoss === 'l1' ? tf.abs(diff) : tf.square(diff), -1);
+      const weights =
+        edgeWeight === 1 ? undefined : tf.add(1, tf.mul(edgeWeight - 1, edgeMask(images, (a, b) => tf.any(tf.greater(tf.abs(tf.sub(a, b)), 1 / 32), -1))));
+      recon = weightedMean(perPixel, weights);
+    }
+    const entropy = tf.mul(q.entropy, options.entropyWeight ?? 1) as tf.Scalar;
+    const commit = tf.mul(q.commit, options.commitWeight ?? 1) as tf.Scalar;
+    let total = tf.addN([tf.mul(recon, options.reconWeight ?? 1), entropy, commit]) as tf.Scalar;
+    if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
+    return { total, recon, entropy, commit };
+  });
+}
+
+/** Plain-number loss terms of one step. */
+export interface MagvitLossValues {
+  total: number;
+  recon: number;
+  entropy: number;
+  commit: number;
+}
+
+/**
+ * One forward and backward pass: the loss terms (numbers) and the gradient of `total` for every trainable
+ * variable. `grads` is keyed by tfjs variable name (ready for `optimizer.applyGradients(grads)`);
+ * `gradsByParameter` holds the same tensors keyed by official parameter name. The caller disposes them (once).
+ */
+export function magvitLossAndGrads(
+  model: MagvitTokenizer,
+  images: tf.Tensor4D,
+  options: MagvitLossOptions = {},
+): { losses: MagvitLossValues; grads: tf.NamedTensorMap; gradsByParameter: Map<string, tf.Tensor> } {
+  const vars = model.trainableVariables();
+  let parts: tf.Scalar[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const l = magvitLoss(model, images, options);
+    // The other terms are kept past the gradient scope so they can be reported; freed below.
+    parts = [tf.keep(l.recon), tf.keep(l.entropy), tf.keep(l.commit)];
+    return l.total;
+  }, vars);
+  try {
+    const [recon, entropy, commit] = parts.map((t) => t.dataSync()[0]);
+    const total = value.dataSync()[0];
+    const byParameter = new Map<string, tf.Tensor>();
+    for (const [name, v] of model.namedVariables()) if (grads[v.name]) byParameter.set(name, grads[v.name]);
+    return { losses: { total, recon, entropy, commit }, grads, gradsByParameter: byParameter };
+  } finally {
+    value.dispose();
+    for (const t of parts) t.dispose();
+  }
+}

@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
+import { CANVAS_SIZE, randomScene, renderScene, sampleHowto, type RandomSceneOptions, type Scene } from '@showo/shapes-world';
+import { magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
+import type { JsonValue, LossOutput, Stateful, TrainableModel } from '../types.js';
+
+/** A batch of images for tokenizer training: NHWC float32 in [−1, 1] on the host. */
+export interface ImageBatch {
+  batch: number;
+  size: number;
+  /** Row-major [batch, size, size, 3]. */
+  pixels: Float32Array;
+}
+
+/**
+ * An endless, resumable stream of rendered Shapes World scenes for training the image tokenizer: random scenes
+ * (1–3 objects, never a held-out composition) and, with weight `howtoWeight`, how-to keyframes (large objects on
+ * the sides), so the tokenizer sees what Show-o will be asked to generate.
+ */
+export class ShapesWorldImageData implements Iterator<ImageBatch>, Iterable<ImageBatch>, Stateful {
+  private readonly rng: SeededRandom;
+  private index = 0;
+  constructor(
+    readonly options: { seed: number; batch: number; scene?: Omit<RandomSceneOptions, 'allowHeldOut'>; howtoWeight?: number },
+  ) {
+    if (!(Number.isInteger(options.batch) && options.batch > 0)) throw new InvalidArgumentError(`batch must be a positive integer, got ${options.batch}`);
+    this.rng = new SeededRandom(options.seed);
+  }
+  [Symbol.iterator](): Iterator<ImageBatch> {
+    return this;
+  }
+  /** The scenes of the next batch (advances the stream). */
+  nextScenes(): Scene[] {
+    const out: Scene[] = [];
+    for (let i = 0; i < this.options.batch; i++) {
+      if (this.rng.next() < (this.options.howtoWeight ?? 0)) {
+        const steps = sampleHowto(this.rng).steps;
+        out.push(steps[Math.floor(this.rng.next() * steps.length)].scene);
+      } else {
+        out.push(randomScene(this.rng, { ...(this.options.scene ?? {}), allowHeldOut: false }));
+      }
+    }
+    this.index++;
+    return out;
+  }
+  next(): IteratorResult<ImageBatch> {
+    const scenes = this.nextScenes();
+    const n = CANVAS_SIZE * CANVAS_SIZE * 3;
+    const pixels = new Float32Array(scenes.length * n);
+    scenes.forEach((s, b) => {
+      const rgb = renderScene(s);
+      for (let i = 0; i < n; i++) pixels[b * n + i] = rgb[i] / 127.5 - 1;
+    });
+    return { done: false, value: { batch: scenes.length, size: CANVAS_SIZE, pixels } };
+  }
+  getState(): JsonValue {
+    return { rng: this.rng.getState().map((v) => (Number.isNaN(v) ? null : v)), index: this.index };
+  }
+  setState(state: JsonValue): void {
+    const s = state as { rng?: number[]; index?: number };
+    if (!s || !Array.isArray(s.rng) || typeof s.index !== 'number') throw new InvalidArgumentError('not an image stream state');
+    this.rng.setState(s.rng);
+    this.index = s.index;
+  }
+}
+
+/** The MAGVIT tokenizer as a {@link TrainableModel} of image batches (its loss is `magvitLoss`). */
+export function magvitTask(tokenizer: MagvitTokenizer, lossOptions: MagvitLossOptions = {}): TrainableModel<ImageBatch> {
+  return {
+    trainableVariables: () => Object.fromEntries(tokenizer.namedVariables()),
+    lossFn(b: ImageBatch): LossOutput {
+      const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
+      const l = magvitLoss(tokenizer, images, lossOptions);
+      return { total: l.total, parts: { recon: l.recon, entropy: l.entropy, commit: l.commit }, tokens: b.batch * b.size * b.size };
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '@showo/runtime';
+import { IGNORE_INDEX } from './masking.js';
+
+/** Labels on the host: flat row-major [B·L] or one array per row. */
+export type LabelsInput = ArrayLike<number> | readonly ArrayLike<number>[];
+
+function flattenLabels(labels: LabelsInput, rows: number, cols: number): ArrayLike<number> {
+  const first = (labels as ArrayLike<unknown>)[0];
+  if (rows > 0 && typeof first === 'object' && first !== null) {
+    const nested = labels as readonly ArrayLike<number>[];
+    if (nested.length !== rows) throw new InvalidArgumentError(`labels have ${nested.length} rows, logits ${rows}`);
+    const flat = new Int32Array(rows * cols);
+    nested.forEach((row, b) => {
+      if (row.length !== cols) throw new InvalidArgumentError(`labels row ${b} has ${row.length} entries, logits ${cols}`);
+      for (let i = 0; i < cols; i++) flat[b * cols + i] = row[i];
+    });
+    return flat;
+  }
+  const flat = labels as ArrayLike<number>;
+  if (flat.length !== rows * cols) throw new InvalidArgumentError(`labels hold ${flat.length} values, logits need ${rows}×${cols}`);
+  return flat;
+}
+
+/**
+ * Mean cross-entropy per group, computed in one pass: `logSoftmax` over all rows, the label log-probability picked
+ * by a one-hot multiply (no `gather`, whose gradient the wasm backend lacks), and the per-group means as one small
+ * matMul of the per-row losses with a [rows, groups] weight matrix (1/count of the row's group, 0 for ignored rows).
+ *
+ * `logits2d` [R, V]; `targets[r]` is the class of row r or {@link IGNORE_INDEX}; `group[r]` ∈ [0, numGroups) or -1.
+ * A group without any labelled row has mean 0 (the official code would produce NaN there). Returns [numGroups].
+ */
+export function groupedCrossEntropy(logits2d: tf.Tensor2D, targets: ArrayLike<number>, group: ArrayLike<number>, numGroups: number): tf.Tensor1D {
+  const [rows, vocab] = logits2d.shape;
+  if (targets.length !== rows || group.length !== rows) {
+    throw new InvalidArgumentError(`cross-entropy: ${rows} logit rows but ${targets.length} targets and ${group.length} group ids`);
+  }
+  const counts = new Float64Array(numGroups);
+  const picked = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r];
+    const g = group[r];
+    if (t === IGNORE_INDEX || g < 0) {
+      picked[r] = -1; // tf.oneHot writes a zero row for an index outside [0, V)
+      continue;
+    }
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new InvalidArgumentError(`label ${t} at row ${r} is outside the vocabulary [0, ${vocab})`);
+    if (g >= numGroups) throw new InvalidArgumentError(`group ${g} at row ${r} is outside [0, ${numGroups})`);
+    picked[r] = t;
+    counts[g]++;
+  }
+  const weights = new Float32Array(rows * numGroups);
+  for (let r = 0; r < rows; r++) if (picked[r] >= 0) weights[r * numGroups + group[r]] = 1 / counts[group[r]];
+  return tf.tidy(() => {
+    const logProbs = tf.logSoftmax(logits2d);
+    const oneHot = tf.oneHot(tf.tensor1d(picked, 'int32'), vocab, 1, 0, 'float32');
+    const nll = tf.neg(tf.sum(tf.mul(logProbs, oneHot), 1)).reshape([1, rows]);
+    return tf.matMul(nll, tf.tensor2d(weights, [rows, numGroups])).reshape([numGroups]) as tf.Tensor1D;
+  });
+}
+
+/** Mean cross-entropy over rows whose target is not {@link IGNORE_INDEX}. logits [..., V], targets flat. */
+export function crossEntropy(logits: tf.Tensor, targets: ArrayLike<number>): tf.Scalar {
+  return tf.tidy(() => {
+    const vocab = logits.shape[logits.shape.length - 1];
+    const rows = logits.size / vocab;
+    const parts = groupedCrossEntropy(logits.reshape([rows, vocab]) as tf.Tensor2D, targets, new Int32Array(rows), 1);
+    return parts.reshape([]) as tf.Scalar;
+  });
+}
+
+/** Loss weights of the three Show-o tasks (official defaults: t2i 1.0, lm 0.1, mmu 1.0). */
+export interface ShowoLossCoefficients {
+  t2i: number;
+  lm: number;
+  mmu: number;
+}
+
+export const OFFICIAL_LOSS_COEFFICIENTS: Readonly<ShowoLossCoefficients> = Object.freeze({ t2i: 1, lm: 0.1, mmu: 1 });
+
+/** Batch layout of a mixed Show-o batch: t2i rows first, then lm rows, then mmu rows. */
+export interface ShowoLossOptions {
+  batchT2i: number;
+  batchLm: number;
+  batchMmu: number;
+  /** `max_seq_length` (MSL): the t2i loss starts at position MSL+1, the `<|soi|>` token. */
+  maxSeqLength: number;
+  coefficients?: Partial<ShowoLossCoefficients>;
+}
+
+/** The three losses and their weighted sum (scalars; the caller disposes them). */
+export interface ShowoLosses {
+  t2i: tf.Scalar;
+  lm: tf.Scalar;
+  mmu: tf.Scalar;
+  total: tf.Scalar;
+  /** Labelled positions of each part (what each mean divides by). */
+  counts: { t2i: number; lm: number; mmu: number };
+}
+
+/**
+ * The losses of `Showo.forward(..., labels, batch_size_t2i, batch_size_lm, batch_size_mmu, max_seq_length)`,
+ * including its quirks:
+ * - t2i: `CE(logits[:bt, MSL+1:], labels[:bt, MSL+1:])` — **not shifted**; the labels there are `<|soi|>`, the true
+ *   codes at masked positions (-100 elsewhere) and `<|eoi|>`, all counted;
+ * - lm: `CE(logits[bt:bt+bl, :-1], labels[bt:bt+bl, 1:])` (shifted);
+ * - mmu: `CE(logits[-bm:, :-1], labels[-bm:, 1:])` (shifted);
+ * - each a mean over labels ≠ -100; label smoothing is ignored (as the official code ignores it).
+ * `total = c.t2i·t2i + c.lm·lm + c.mmu·mmu`. A part with no rows (or no labels) is 0, not NaN.
+ * Everything is one logSoftmax over [B·L, V] and a one-hot pick (see {@link groupedCrossEntropy}).
+ */
+export function showoLosses(logits: tf.Tensor3D, labels: LabelsInput, options: ShowoLossOptions): ShowoLosses {
+  const [batch, len, vocab] = logits.shape;
+  const { batchT2i: bt, batchLm: bl, batchMmu: bm, maxSeqLength: msl } = options;
+  if (bt + bl + bm !== batch) throw new InvalidArgumentError(`batch sizes t2i ${bt} + lm ${bl} + mmu ${bm} do not add up to the logits batch ${batch}`);
+  if (bt > 0 && !(msl + 1 < len)) throw new InvalidArgumentError(`max_seq_length ${msl} leaves no image positions in sequences of length ${len}`);
+  const flat = flattenLabels(labels, batch, len);
+  const targets = new Int32Array(batch * len).fill(IGNORE_INDEX);
+  const group = new Int32Array(batch * len).fill(-1);
+  const counts = [0, 0, 0];
+  for (let b = 0; b < batch; b++) {
+    const g = b < bt ? 0 : b < bt + bl ? 1 : 2;
+    for (let i = 0; i < len; i++) {
+      const r = b * len + i;
+      // t2i pairs logits row i with label i (from MSL+1 on); lm and mmu pair row i with label i+1.
+      const t = g === 0 ? (i >= msl + 1 ? flat[r] : IGNORE_INDEX) : i < len - 1 ? flat[r + 1] : IGNORE_INDEX;
+      targets[r] = t;
+      group[r] = g;
+      if (t !== IGNORE_INDEX) counts[g]++;
+    }
+  }
+  const c = { ...OFFICIAL_LOSS_COEFFICIENTS, ...options.coefficients };
+  const [t2i, lm, mmu, total] = tf.tidy(() => {
+    const parts = groupedCrossEntropy(logits.reshape([batch * len, vocab]) as tf.Tensor2D, targets, group, 3);
+    const weighted = tf.sum(tf.mul(parts, tf.tensor1d([c.t2i, c.lm, c.mmu])));
+    return [...tf.unstack(parts), weighted] as tf.Scalar[];
+  });
+  return { t2i, lm, mmu, total, counts: { t2i: counts[0], lm: counts[1], mmu: counts[2] } };
+}

@@ -1,0 +1,111 @@
+import type * as tf from '@tensorflow/tfjs';
+
+/** A value that survives `JSON.stringify` / `JSON.parse` unchanged (what checkpoints store for non-tensor state). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Something whose position can be saved and restored: random generators, data streams, task state. The trainer
+ * stores `getState()` in each checkpoint and calls `setState()` on resume, so the run continues exactly.
+ * (`SeededRandom` from `@showo/runtime` fits this interface as it is.)
+ */
+export interface Stateful {
+  getState(): JsonValue;
+  setState(state: JsonValue): void;
+}
+
+/** What one loss evaluation returns. Every tensor must be a scalar; the trainer disposes them. */
+export interface LossOutput {
+  /** The scalar that is differentiated. */
+  total: tf.Scalar;
+  /** Named parts for the metrics (e.g. `t2i`, `lm`, `mmu`); not differentiated separately. */
+  parts?: Readonly<Record<string, tf.Scalar>>;
+  /** Training tokens in this batch (for tokens/s); default: none reported. */
+  tokens?: number;
+}
+
+/** The variables a model trains, either a list (named by `variable.name`) or a record keyed by stable names. */
+export type VariableSet = readonly tf.Variable[] | Readonly<Record<string, tf.Variable>>;
+
+/**
+ * What the generic loop trains: anything with trainable variables and a differentiable loss of a batch. Show-o
+ * (through {@link ShowoTask}) and the MAGVIT tokenizer (`magvitLoss` + `trainableVariables()`) both fit.
+ * `lossFn` runs inside a gradient tape: it must build its result from the variables with tfjs ops, and it
+ * should not read tensors back to the host.
+ */
+export interface TrainableModel<B> {
+  trainableVariables(): VariableSet;
+  lossFn(batch: B): LossOutput;
+}
+
+/** The data a training run consumes: any (async) iterable or iterator of batches. */
+export type DataInput<B> = Iterable<B> | AsyncIterable<B> | Iterator<B> | AsyncIterator<B>;
+
+/** Losses of one optimiser step (means over its micro-batches). */
+export interface StepLosses {
+  total: number;
+  parts: Record<string, number>;
+}
+
+/** Emitted once before the first step. */
+export interface StartEvent {
+  type: 'start';
+  /** Optimiser steps already done (non-zero when resumed). */
+  step: number;
+  totalSteps: number;
+  /** The checkpoint the run resumed from, if any. */
+  resumedFrom?: string;
+  /** Trainable parameters (scalars). */
+  parameters: number;
+}
+
+/** Emitted after every optimiser step. */
+export interface StepEvent {
+  type: 'step';
+  /** 1-based number of optimiser steps completed. */
+  step: number;
+  totalSteps: number;
+  loss: number;
+  parts: Record<string, number>;
+  /** The learning rate this step used. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** True when the update was skipped because the loss or the gradient norm was not finite. */
+  skipped: boolean;
+  /** Training tokens of this step (sum over micro-batches). */
+  tokens: number;
+  tokensPerSecond: number;
+  /** Wall time of this step, ms. */
+  stepMs: number;
+  /** Wall time since this run (not the whole training) started, ms. */
+  elapsedMs: number;
+  /** Estimated time to `totalSteps`, ms (from a moving average of step times). */
+  etaMs: number;
+}
+
+/** Emitted after a checkpoint is on disk. */
+export interface CheckpointEvent {
+  type: 'checkpoint';
+  step: number;
+  path: string;
+}
+
+/** Emitted after an evaluation callback returned. */
+export interface EvalEvent {
+  type: 'eval';
+  step: number;
+  metrics: Record<string, number>;
+}
+
+/** The last event: why the run ended. */
+export interface DoneEvent {
+  type: 'done';
+  step: number;
+  reason: 'completed' | 'aborted';
+  elapsedMs: number;
+  /** The final checkpoint, when checkpointing is on. */
+  checkpoint?: string;
+}
+
+/** Everything a training run reports. */
+export type TrainEvent = StartEvent | StepEvent | CheckpointEvent | EvalEvent | DoneEvent;

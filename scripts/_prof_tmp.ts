@@ -1,0 +1,17 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, linear, multiHeadAttention, layerNorm, geluTanh, allowMaskToBias } from '@showo/runtime';
+await initBackend(process.argv[2] ?? 'wasm');
+const t = (name: string, fn: () => tf.Tensor, n = 5) => { fn().dispose(); const t0 = performance.now(); for (let i = 0; i < n; i++) fn().dispose(); console.log(name, ((performance.now() - t0) / n).toFixed(1), 'ms'); };
+const x = tf.randomNormal([2, 291, 256]) as tf.Tensor3D;
+const w = tf.randomNormal([256, 256]) as tf.Tensor2D; const b = tf.zeros([256]) as tf.Tensor1D;
+const w1 = tf.randomNormal([256, 1024]) as tf.Tensor2D; const b1 = tf.zeros([1024]) as tf.Tensor1D;
+const wh = tf.randomNormal([256, 1235]) as tf.Tensor2D; const bh = tf.zeros([1235]) as tf.Tensor1D;
+const g = tf.ones([256]) as tf.Tensor1D; const g16 = tf.ones([32]) as tf.Tensor1D; const z16 = tf.zeros([32]) as tf.Tensor1D;
+const bias = allowMaskToBias(tf.ones([2, 291, 291], 'bool'));
+t('linear 256x256', () => linear(x, w, b));
+t('linear 256x1024', () => linear(x, w1, b1));
+t('lm head', () => linear(x, wh, bh));
+t('layerNorm', () => layerNorm(x, g, b));
+t('qk layerNorm', () => layerNorm(x.reshape([2, 291, 8, 32]), g16, z16));
+t('gelu', () => geluTanh(tf.randomNormal([2, 291, 1024])));
+t('mha', () => multiHeadAttention(x, x, x, bias as tf.Tensor3D, 8));

@@ -1,0 +1,266 @@
+/**
+ * Benchmarks every primitive of @showo/runtime — forward, and forward + backward — fast (ops/primitives.ts) versus
+ * the compositions of tfjs built-in ops with their built-in gradients (ops/reference.ts), at the shapes of the
+ * bench configuration (hidden 256, 8 heads, intermediate 1024, 291 positions, batch 2) and of a small MAGVIT stage.
+ *
+ *   node --import tsx scripts/bench-primitives.ts [--backend wasm|cpu|tensorflow] [--filter text] [--reps n] [--wall]
+ *
+ * Prints a table: median milliseconds, effective GFLOP/s for matMul-bound primitives, and that rate as a share of
+ * the measured peak (a plain 2-D 1024×1024 matMul on the same backend). The machine is shared: re-run before
+ * trusting a small difference.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../packages/runtime/src/backend.js';
+import * as fast from '../packages/runtime/src/ops/primitives.js';
+import * as ref from '../packages/runtime/src/ops/reference.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+};
+const backend = opt('backend', 'wasm');
+const filter = opt('filter', '');
+const minReps = Number(opt('reps', '5'));
+
+type Fn = (...t: tf.Tensor[]) => tf.Tensor;
+
+interface Entry {
+  name: string;
+  make: () => tf.Tensor[];
+  /** indices of inputs to differentiate */
+  diff: number[];
+  fast: Fn;
+  ref: Fn;
+  /** forward FLOPs of the matMul/conv work (0: element-wise, no GFLOP/s column) */
+  flops: number;
+}
+
+/**
+ * Median ms of f over at least minReps runs (and at least ~300 ms), after one warm-up. Measured as this process's
+ * CPU time (user + system), not wall time: the wasm backend is single-threaded, so on an idle machine the two agree,
+ * and on a shared one CPU time is not inflated by other processes (wall time was, by 2–4×, while measuring).
+ * `--wall` switches to wall-clock time.
+ */
+const useWall = args.includes('--wall');
+function timeIt(f: () => tf.Tensor | tf.Tensor[]): number {
+  const once = (): number => {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const out = f();
+    const list = Array.isArray(out) ? out : [out];
+    for (const t of list) t.dataSync();
+    const c = process.cpuUsage(c0);
+    const ms = useWall ? performance.now() - t0 : (c.user + c.system) / 1000;
+    tf.dispose(list);
+    return ms;
+  };
+  once();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minReps || (performance.now() - start < 300 && times.length < 50)) times.push(once());
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function forwardBackward(f: Fn, inputs: tf.Tensor[], diff: number[]): () => tf.Tensor[] {
+  const g = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+    const all = inputs.slice();
+    diff.forEach((idx, j) => (all[idx] = xs[j]));
+    // Σ f·R with a fixed R would add an element-wise pass; the sum alone already back-propagates ones.
+    return tf.sum(f(...all));
+  });
+  return () => {
+    const { value, grads } = g(diff.map((i) => inputs[i]));
+    return [value, ...grads];
+  };
+}
+
+const rn = (shape: number[], scale = 1): tf.Tensor => tf.mul(tf.randomNormal(shape), scale);
+
+// Bench configuration of showo-core (see shared notes): hidden 256, 8 heads, MLP 1024, 291 positions, batch 2.
+const B = 2;
+const L = 291;
+const HID = 256;
+const HEADS = 8;
+const MLP = 1024;
+const N = B * L;
+
+const entries: Entry[] = [
+  {
+    name: `linear [${B},${L},${HID}]·[${HID},${MLP}]+b`,
+    make: () => [rn([B, L, HID]), rn([HID, MLP], 0.05), rn([MLP])],
+    diff: [0, 1, 2],
+    fast: (x, w, b) => fast.linear(x, w as tf.Tensor2D, b as tf.Tensor1D),
+    ref: (x, w, b) => ref.linear(x, w as tf.Tensor2D, b as tf.Tensor1D),
+    flops: 2 * N * HID * MLP,
+  },
+  {
+    name: `linear [${B},${L},${MLP}]·[${MLP},${HID}]+b`,
+    make: () => [rn([B, L, MLP]), rn([MLP, HID], 0.05), rn([HID])],
+    diff: [0, 1, 2],
+    fast: (x, w, b) => fast.linear(x, w as tf.Tensor2D, b as tf.Tensor1D),
+    ref: (x, w, b) => ref.linear(x, w as tf.Tensor2D, b as tf.Tensor1D),
+    flops: 2 * N * MLP * HID,
+  },
+  {
+    name: `linearTransposed [${B},${L},${HID}]·[2048,${HID}]ᵀ`,
+    make: () => [rn([B, L, HID]), rn([2048, HID], 0.05)],
+    diff: [0, 1],
+    fast: (x, w) => fast.linearTransposed(x, w as tf.Tensor2D),
+    ref: (x, w) => tf.matMul(x.reshape([-1, HID]), w as tf.Tensor2D, false, true),
+    flops: 2 * N * HID * 2048,
+  },
+  {
+    name: `embedding [${B},${L}] ids, table [2048,${HID}]`,
+    make: () => [tf.randomUniform([B, L], 0, 2048, 'int32'), rn([2048, HID])],
+    diff: [1],
+    fast: (ids, t) => fast.embedding(ids, t as tf.Tensor2D),
+    ref: (ids, t) => ref.embedding(ids, t as tf.Tensor2D),
+    flops: 0,
+  },
+  {
+    name: `layerNorm [${B},${L},${HID}]`,
+    make: () => [rn([B, L, HID]), rn([HID]), rn([HID])],
+    diff: [0, 1, 2],
+    fast: (x, g, b) => fast.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D),
+    ref: (x, g, b) => ref.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D),
+    flops: 0,
+  },
+  {
+    name: `geluTanh [${B},${L},${MLP}]`,
+    make: () => [rn([B, L, MLP])],
+    diff: [0],
+    fast: (x) => fast.geluTanh(x),
+    ref: (x) => ref.geluTanh(x),
+    flops: 0,
+  },
+  {
+    name: `silu [1,32,32,128]`,
+    make: () => [rn([1, 32, 32, 128])],
+    diff: [0],
+    fast: (x) => fast.silu(x),
+    ref: (x) => ref.silu(x),
+    flops: 0,
+  },
+  {
+    name: `groupNorm [1,32,32,128] 32 groups`,
+    make: () => [rn([1, 32, 32, 128]), rn([128]), rn([128])],
+    diff: [0, 1, 2],
+    fast: (x, g, b) => fast.groupNorm(x as tf.Tensor4D, 32, g as tf.Tensor1D, b as tf.Tensor1D),
+    ref: (x, g, b) => ref.groupNorm(x as tf.Tensor4D, 32, g as tf.Tensor1D, b as tf.Tensor1D),
+    flops: 0,
+  },
+  {
+    name: `groupNorm [4,16,16,128] 32 groups`,
+    make: () => [rn([4, 16, 16, 128]), rn([128]), rn([128])],
+    diff: [0, 1, 2],
+    fast: (x, g, b) => fast.groupNorm(x as tf.Tensor4D, 32, g as tf.Tensor1D, b as tf.Tensor1D),
+    ref: (x, g, b) => ref.groupNorm(x as tf.Tensor4D, 32, g as tf.Tensor1D, b as tf.Tensor1D),
+    flops: 0,
+  },
+  {
+    name: `conv2d 3×3 s1 same [1,32,32,128]→128 +b`,
+    make: () => [rn([1, 32, 32, 128]), rn([3, 3, 128, 128], 0.03), rn([128])],
+    diff: [0, 1, 2],
+    fast: (x, w, b) => fast.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, 1, 'same'),
+    ref: (x, w, b) => ref.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, 1, 'same'),
+    flops: 2 * 32 * 32 * 9 * 128 * 128,
+  },
+  {
+    name: `conv2d 3×3 s2 pad[[0,1],[0,1]] [1,64,64,64]→64 +b`,
+    make: () => [rn([1, 64, 64, 64]), rn([3, 3, 64, 64], 0.04), rn([64])],
+    diff: [0, 1, 2],
+    fast: (x, w, b) => fast.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, 2, [[0, 1], [0, 1]]),
+    ref: (x, w, b) => ref.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, 2, [[0, 1], [0, 1]]),
+    flops: 2 * 32 * 32 * 9 * 64 * 64,
+  },
+  {
+    name: `conv2d 1×1 [1,32,32,128]→256 +b`,
+    make: () => [rn([1, 32, 32, 128]), rn([1, 1, 128, 256], 0.08), rn([256])],
+    diff: [0, 1, 2],
+    fast: (x, w, b) => fast.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, 1, 'valid'),
+    ref: (x, w, b) => ref.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, 1, 'valid'),
+    flops: 2 * 32 * 32 * 128 * 256,
+  },
+  {
+    name: `upsampleNearest2x [1,32,32,128]`,
+    make: () => [rn([1, 32, 32, 128])],
+    diff: [0],
+    fast: (x) => fast.upsampleNearest2x(x as tf.Tensor4D),
+    ref: (x) => ref.upsampleNearest2x(x as tf.Tensor4D),
+    flops: 0,
+  },
+  {
+    name: `attention B${B} L${L} ${HEADS}×${HID / HEADS}`,
+    make: () => [rn([B, L, HID]), rn([B, L, HID]), rn([B, L, HID]), tf.zeros([B, L, L])],
+    diff: [0, 1, 2],
+    fast: (q, k, v, m) => fast.multiHeadAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, m as tf.Tensor3D, HEADS),
+    ref: (q, k, v, m) => ref.multiHeadAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, m as tf.Tensor3D, HEADS),
+    flops: 4 * B * L * L * HID,
+  },
+  {
+    name: `attention KV-cache B${B} Lq16 Lk${L} ${HEADS}×${HID / HEADS}`,
+    make: () => [rn([B, 16, HID]), rn([B, L, HID]), rn([B, L, HID]), tf.zeros([B, 16, L])],
+    diff: [0, 1, 2],
+    fast: (q, k, v, m) => fast.multiHeadAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, m as tf.Tensor3D, HEADS),
+    ref: (q, k, v, m) => ref.multiHeadAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, m as tf.Tensor3D, HEADS),
+    flops: 4 * B * 16 * L * HID,
+  },
+];
+
+function fmt(ms: number | undefined): string {
+  return ms === undefined ? 'n/a' : ms.toFixed(2);
+}
+
+async function main(): Promise<void> {
+  const choice = await initBackend(backend);
+  const peakA = tf.randomNormal([1024, 1024]);
+  const peakB = tf.randomNormal([1024, 1024]);
+  const peakMs = timeIt(() => tf.matMul(peakA, peakB));
+  const peak = (2 * 1024 ** 3) / peakMs / 1e6;
+  tf.dispose([peakA, peakB]);
+  console.log(`backend ${choice.name} (${choice.provider}); peak: plain 2-D matMul 1024×1024 ${peakMs.toFixed(1)} ms = ${peak.toFixed(1)} GFLOP/s`);
+  console.log(`times: median ${useWall ? 'wall-clock' : 'CPU'} ms of this process`);
+  console.log('fwd: forward only; f+b: forward + backward (all float inputs); GFLOP/s counts matMul/conv work only (backward = 2× forward)');
+  const head = ['primitive', 'fwd fast', 'fwd builtin', '×', 'f+b fast', 'f+b builtin', '×', 'GFLOP/s fwd', 'GFLOP/s f+b', '% peak f+b'];
+  const rows: string[][] = [];
+  for (const e of entries) {
+    if (filter && !e.name.includes(filter)) continue;
+    const inputs = e.make();
+    const fwdFast = timeIt(() => e.fast(...inputs));
+    const fwdRef = timeIt(() => e.ref(...inputs));
+    const fbFast = timeIt(forwardBackward(e.fast, inputs, e.diff));
+    let fbRef: number | undefined;
+    try {
+      fbRef = timeIt(forwardBackward(e.ref, inputs, e.diff));
+    } catch (err) {
+      fbRef = undefined;
+      console.log(`  (${e.name}: built-in gradient fails on ${choice.name}: ${(err as Error).message.split('\n')[0].slice(0, 100)})`);
+    }
+    tf.dispose(inputs);
+    const gf = (flops: number, ms: number): string => (flops ? (flops / ms / 1e6).toFixed(1) : '-');
+    rows.push([
+      e.name,
+      fmt(fwdFast),
+      fmt(fwdRef),
+      (fwdRef / fwdFast).toFixed(1),
+      fmt(fbFast),
+      fmt(fbRef),
+      fbRef === undefined ? '-' : (fbRef / fbFast).toFixed(1),
+      gf(e.flops, fwdFast),
+      gf(3 * e.flops, fbFast),
+      e.flops ? `${((300 * e.flops) / fbFast / 1e6 / peak).toFixed(0)}%` : '-',
+    ]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
