@@ -35,7 +35,9 @@ export const OMNI_ATTENTION_TYPES = {
   MaskBuilder: Symbol.for('showo.omni-attention.MaskBuilder'),
 } as const;
 
-/** Binds the default {@link MaskBuilder}. */
-export const omniAttentionModule = new ContainerModule(({ bind }) => {
-  bind<MaskBuilder>(OMNI_ATTENTION_TYPES.MaskBuilder).toConstantValue(defaultMaskBuilder);
-});
+/** The container module of `@showo/omni-attention`: binds {@link MaskBuilder} (default {@link defaultMaskBuilder}). */
+export function omniAttentionModule(options: { maskBuilder?: MaskBuilder } = {}): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind<MaskBuilder>(OMNI_ATTENTION_TYPES.MaskBuilder).toConstantValue(options.maskBuilder ?? defaultMaskBuilder);
+  });
+}

@@ -78,7 +78,7 @@ test('toTensor: a tf bool tensor [B,1,Lq,Lk] (or [B,Lq,Lk]); toAdditiveTensor: 0
 
 test('omniAttentionModule binds the default mask builder', () => {
   const container = new Container();
-  container.load(omniAttentionModule);
+  container.load(omniAttentionModule());
   const builder = container.get<MaskBuilder>(OMNI_ATTENTION_TYPES.MaskBuilder);
   assert.equal(builder, defaultMaskBuilder);
   assert.equal(masksEqual(builder.build([[{ kind: 'text', length: 3 }]]), causal3()), true);

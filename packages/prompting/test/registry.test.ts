@@ -119,10 +119,11 @@ test('a plugin token a checkpoint already contains keeps its id', () => {
 test('promptingModule binds layout, prompting and registry as singletons', () => {
   const container = new Container();
   const tok = new WordTokenizer(buildWordVocabulary(['a red circle']));
+  // Configuration bound by the application …
   container.bind<TokenLayoutOptions>(PROMPTING_TYPES.TokenLayoutOptions).toConstantValue({ llmVocabSize: tok.vocabSize, codebookSize: 8, bosId: tok.bosId });
   container.bind<PromptingConfig>(PROMPTING_TYPES.PromptingConfig).toConstantValue({ maxSeqLength: 8, numVqTokens: 4 });
-  container.bind(PROMPTING_TYPES.TextTokenizer).toConstantValue(tok);
-  container.load(promptingModule);
+  // … or passed to the module.
+  container.load(promptingModule({ tokenizer: tok }));
   const registry = container.get<TaskRegistry>(PROMPTING_TYPES.TaskRegistry);
   const prompting = container.get<UniversalPrompting>(PROMPTING_TYPES.UniversalPrompting);
   assert.equal(registry.prompting, prompting);

@@ -238,17 +238,35 @@ class KvTextSession implements TextLogitsSession {
     this.lastRows = sliceMask(input.allow, { queries: [input.length - 1, input.length] });
   }
 
+  /**
+   * Runs new positions and grows the cache. Not inside `tf.tidy`: the cache's new keys/values are created during
+   * the call and an enclosing tidy would free them.
+   */
+  private run(ids: Int32Array, length: number, allow: AllowMask): tf.Tensor2D {
+    const t = tf.tensor2d(ids, [this.input.rows, length], 'int32');
+    let out: tf.Tensor3D;
+    try {
+      out = this.model.forwardWithCache(t, allow, this.cache, { append: true, logits: 'last' });
+    } finally {
+      t.dispose();
+    }
+    try {
+      return tf.tidy(() => lastPosition(out));
+    } finally {
+      out.dispose();
+    }
+  }
+
   start(): tf.Tensor2D {
-    const { ids, rows, length, allow } = this.input;
     this.started = true;
-    return tf.tidy(() => lastPosition(this.model.forwardWithCache(tf.tensor2d(ids, [rows, length], 'int32'), allow, this.cache, { append: true, logits: 'last' })));
+    return this.run(this.input.ids, this.input.length, this.input.allow);
   }
 
   append(tokens: Int32Array): tf.Tensor2D {
     if (!this.started) throw new ModelOutputError('TextLogitsSession.append before start');
     const rows = appendRows(this.lastRows, NEW_TOKEN, { contextRow: 0 });
     this.lastRows = rows;
-    return tf.tidy(() => lastPosition(this.model.forwardWithCache(tf.tensor2d(tokens, [this.input.rows, 1], 'int32'), rows, this.cache, { append: true, logits: 'last' })));
+    return this.run(tokens, 1, rows);
   }
 
   dispose(): void {

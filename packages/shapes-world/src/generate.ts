@@ -410,10 +410,6 @@ export function sceneForExpect(expect: T2iExpect, random: RandomSource): Scene {
 // ---------------------------------------------------------------------------------------------------------------
 // Samplers
 
-function optionsWeights<K extends string>(given: Readonly<Partial<Record<K, number>>> | undefined, dflt: Readonly<Record<K, number>>) {
-  return given ?? dflt;
-}
-
 /** A class-conditional sample: one random object (random size and position) labelled with its shape. */
 export function sampleClass(random: RandomSource, options: GeneratorOptions = {}): ClassSample {
   const rng = toRng(random);
@@ -422,11 +418,16 @@ export function sampleClass(random: RandomSource, options: GeneratorOptions = {}
   return { kind: 'class', scene, label: c.shape };
 }
 
-/** A text-to-image sample: a caption of the language and a scene that satisfies it (and contains nothing else). */
+/**
+ * A text-to-image sample: a caption of the language and a scene that satisfies it and contains nothing else.
+ * A position word places the object anywhere its evaluation meaning allows (`on the left`: left third, any row),
+ * the meaning the `t2i` and how-to evaluations check; relation captions keep the two centres at least 6 px apart
+ * on the relation's axis.
+ */
 export function sampleT2i(random: RandomSource, options: GeneratorOptions = {}): T2iSample {
   const rng = toRng(random);
   const pool = compositions(options.allowHeldOut);
-  const captionKind = rng.weighted(optionsWeights(options.captionWeights, DEFAULT_CAPTION_WEIGHTS));
+  const captionKind = rng.weighted(options.captionWeights ?? DEFAULT_CAPTION_WEIGHTS);
   switch (captionKind) {
     case 'single': {
       const c = rng.pick(pool);
@@ -537,7 +538,7 @@ function mmuSceneAndQuestion(kind: QuestionKind, rng: Rng, pool: readonly Compos
 /** An understanding sample: a scene, a question of the language with a definite answer, and that answer. */
 export function sampleMmu(random: RandomSource, options: GeneratorOptions = {}): MmuSample {
   const rng = toRng(random);
-  const questionKind = rng.weighted(optionsWeights(options.questionWeights, DEFAULT_QUESTION_WEIGHTS));
+  const questionKind = rng.weighted(options.questionWeights ?? DEFAULT_QUESTION_WEIGHTS);
   return mmuOfKind(questionKind, rng, compositions(options.allowHeldOut));
 }
 
@@ -553,7 +554,7 @@ function mmuOfKind(questionKind: QuestionKind, rng: Rng, pool: readonly Composit
 /** A text-only line: a caption, a described scene with a question and answer, or a how-to sequence as text. */
 export function sampleLm(random: RandomSource, options: GeneratorOptions = {}): LmSample {
   const rng = toRng(random);
-  const lmKind = rng.weighted(optionsWeights(options.lmWeights, DEFAULT_LM_WEIGHTS));
+  const lmKind = rng.weighted(options.lmWeights ?? DEFAULT_LM_WEIGHTS);
   switch (lmKind) {
     case 'caption':
       return { kind: 'lm', lmKind, text: sampleT2i(rng, options).caption };
@@ -579,7 +580,7 @@ export function sampleLm(random: RandomSource, options: GeneratorOptions = {}): 
 export function sampleHowto(random: RandomSource, options: GeneratorOptions = {}): HowtoSample {
   const rng = toRng(random);
   const pool = compositions(options.allowHeldOut);
-  const plan = rng.weighted(optionsWeights(options.howtoWeights, DEFAULT_HOWTO_WEIGHTS));
+  const plan = rng.weighted(options.howtoWeights ?? DEFAULT_HOWTO_WEIGHTS);
   const sides: [Where, Where] = rng.chance(0.5) ? ['left', 'right'] : ['right', 'left'];
   const a = rng.pick(pool);
   const needsB = plan !== 'place' && plan !== 'place-paint';

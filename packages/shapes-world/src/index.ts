@@ -146,6 +146,10 @@ export { classifyPixel, detectObjects, type DetectedObject } from './detect.js';
 // Evaluation files and scoring
 export {
   T2I_TAGS,
+  howtoItemFromSample,
+  mmuItemFromSample,
+  t2iItemFromSample,
+  toJsonl,
   parseHowtoJsonl,
   parseJsonl,
   parseMmuJsonl,

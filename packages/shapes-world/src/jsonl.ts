@@ -1,5 +1,6 @@
 import { COLORS, RELATIONS, SHAPES, SIZES, WHERES } from './constants.js';
 import { JsonlLineError } from './errors.js';
+import { isHeldOut, type HowtoSample, type MmuSample, type T2iSample } from './generate.js';
 import type { ExpectObject, HowtoObject, HowtoScene, RelationKind, Scene, SceneObject, T2iExpect } from './types.js';
 
 /** Tags of the generation evaluation files. */
@@ -205,4 +206,40 @@ export function parseMmuJsonl(text: string, options?: JsonlOptions): MmuItem[] {
 /** Parses a `howto-*.jsonl` file's text. */
 export function parseHowtoJsonl(text: string, options?: JsonlOptions): HowtoItem[] {
   return parseJsonl(text, howtoItemOf, options);
+}
+
+/**
+ * The `t2i` line of a generated sample. The tag defaults to what the caption tests: `heldout` if it names a
+ * held-out composition, else `position` for a single caption with a place, else the caption kind (`single`,
+ * `counting`, `two`, `relation`).
+ */
+export function t2iItemFromSample(sample: T2iSample, id: string, tag?: T2iTag): T2iItem {
+  const heldOut = sample.expect.objects.some((o) => isHeldOut(o.shape, o.color));
+  const auto =
+    heldOut ? 'heldout' : sample.captionKind === 'single' && sample.expect.objects[0]?.where ? 'position' : sample.captionKind;
+  return { id, prompt: sample.caption, tag: tag ?? auto, expect: sample.expect };
+}
+
+/** The `mmu` line of a generated sample. */
+export function mmuItemFromSample(sample: MmuSample, id: string): MmuItem {
+  return { id, scene: { objects: sample.scene.objects.map(plainObject) }, question: sample.question, answer: sample.answer };
+}
+
+/** The `howto` line of a generated sample (keyframe objects carry their `where`; actions are dropped). */
+export function howtoItemFromSample(sample: HowtoSample, id: string): HowtoItem {
+  return {
+    id,
+    question: sample.question,
+    steps: sample.steps.map((s) => ({ text: s.text, scene: { objects: s.scene.objects.map((o) => ({ ...plainObject(o), where: o.where })) } })),
+  };
+}
+
+function plainObject(o: SceneObject): SceneObject {
+  // Fixed key order, so written files read like the public ones.
+  return { shape: o.shape, color: o.color, size: o.size, cx: o.cx, cy: o.cy };
+}
+
+/** Items as JSON Lines text (one compact JSON object per line, trailing newline). */
+export function toJsonl(items: readonly unknown[]): string {
+  return items.map((i) => JSON.stringify(i) + '\n').join('');
 }

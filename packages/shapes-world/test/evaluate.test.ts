@@ -9,14 +9,19 @@ import {
   evaluateT2i,
   formatAccuracyTable,
   formatFailureTable,
+  howtoItemFromSample,
+  mmuItemFromSample,
   normalizeAnswer,
   parseHowtoJsonl,
   parseMmuJsonl,
   parseT2iJsonl,
   renderScene,
+  sampleBatch,
   scoreHowtoStep,
   scoreMmu,
   scoreT2I,
+  t2iItemFromSample,
+  toJsonl,
   type HowtoItem,
   type MmuItem,
   type SceneObject,
@@ -145,4 +150,21 @@ test('reports: per-tag, per-kind and per-sequence accuracy with failure counts',
   assert.deepEqual(h.byLength, { '1': { total: 1, passed: 1, accuracy: 1 }, '2': { total: 1, passed: 0, accuracy: 0 } });
   assert.deepEqual(h.failures, { 'missing object': 1 });
   assert.deepEqual(h.items[0]!.steps.map((s) => s.pass), [true, false]);
+});
+
+test('generated samples written as JSONL read back and score perfectly on their own renderings', () => {
+  const opts = { allowHeldOut: true };
+  const t2i = sampleBatch('t2i', 40, 4, opts).map((s, i) => ({ s, item: t2iItemFromSample(s, `t-${i}`) }));
+  const parsedT2i = parseT2iJsonl(toJsonl(t2i.map((x) => x.item)));
+  assert.deepEqual(parsedT2i, t2i.map((x) => x.item));
+  assert.equal(evaluateT2i(parsedT2i, (_it, k) => renderScene(t2i[k]!.s.scene)).overall.accuracy, 1);
+  const mmu = sampleBatch('mmu', 40, 4, opts).map((s, i) => mmuItemFromSample(s, `m-${i}`));
+  const parsedMmu = parseMmuJsonl(toJsonl(mmu));
+  assert.deepEqual(parsedMmu, mmu);
+  assert.equal(evaluateMmu(parsedMmu, (it) => it.answer).overall.accuracy, 1);
+  const howto = sampleBatch('howto', 40, 4, opts).map((s, i) => howtoItemFromSample(s, `h-${i}`));
+  const parsedHowto = parseHowtoJsonl(toJsonl(howto));
+  assert.deepEqual(parsedHowto, howto);
+  assert.equal(evaluateHowto(parsedHowto, (it) => it.steps.map((s) => renderScene(s.scene))).sequences.accuracy, 1);
+  assert.ok(t2i.some((x) => x.item.tag === 'heldout') && t2i.some((x) => x.item.tag === 'position'));
 });

@@ -103,7 +103,7 @@ test('held-out compositions never appear in 5000 training samples; they do when 
 
 test('t2i: scene valid, caption parses to the expectation, rendered scene passes the evaluator', () => {
   const kinds = new Set<string>();
-  for (const s of sampleBatch('t2i', 1500, 31)) {
+  for (const s of sampleBatch('t2i', 1000, 31)) {
     assertValidScene(s.scene);
     assert.deepEqual(parseCaption(s.caption), s.expect, s.caption);
     const score = scoreT2I(s.expect, renderScene(s.scene));
@@ -115,7 +115,7 @@ test('t2i: scene valid, caption parses to the expectation, rendered scene passes
 
 test('mmu: answers are correct (checked against the detector on the rendered image) and well spread', () => {
   const answers = new Map<string, Set<string>>();
-  for (const s of sampleBatch('mmu', 2000, 77) as MmuSample[]) {
+  for (const s of sampleBatch('mmu', 1200, 77) as MmuSample[]) {
     assertValidScene(s.scene);
     const q = parseQuestion(s.question);
     assert.ok(q, s.question);
@@ -135,7 +135,7 @@ test('mmu: answers are correct (checked against the detector on the rendered ima
 
 test('howto: 1–3 consistent steps, keyframes render to passing images, question names the final scene', () => {
   const plans = new Set<string>();
-  for (const s of sampleBatch('howto', 600, 5) as HowtoSample[]) {
+  for (const s of sampleBatch('howto', 400, 5) as HowtoSample[]) {
     plans.add(s.plan);
     assert.ok(s.steps.length >= 1 && s.steps.length <= 3);
     let prev: Scene = { objects: [] };

@@ -46,10 +46,16 @@ export interface BlockDims {
   eps: number;
 }
 
-/** cos / sin of the rotary angles of the T new positions, each [1, T, 1, rd/2] (the halves of Phi's tables are equal). */
+/**
+ * Rotary tables of the T new positions, laid out over a whole head so RoPE is two broadcast multiplies:
+ * `cos`/`sin` are [1, T, 1, hd] (Phi's [cos f, cos f] / [sin f, sin f] on the first rd channels; 1 / 0 on the
+ * pass-through channels), `rotate` is the [hd, hd] signed permutation of rotate_half (identity on the pass-through
+ * channels, whose sin is 0 anyway).
+ */
 export interface Rotary {
   cos: tf.Tensor4D;
   sin: tf.Tensor4D;
+  rotate: tf.Tensor2D;
 }
 
 /** Keys (after QK-norm and RoPE) and values of every position a layer attended to: [B, P+T, H] each. */
@@ -62,40 +68,46 @@ export interface LayerKV {
 export type IntermediateCallback = (name: string, value: tf.Tensor) => void;
 
 /**
- * Rotary angle tables for positions `offset … offset+T-1`, computed the way Phi computes them in float32:
- * inv_freq[i] = 1 / θ^(2i/rd), angle = pos · inv_freq[i]. Host-side (a few hundred numbers), so no tensor is
- * kept between calls and any position is allowed (Phi extends its table past max_position_embeddings too).
+ * Rotary tables for positions `offset … offset+T-1`, computed the way Phi computes them in float32:
+ * inv_freq[i] = 1 / θ^(2i/rd), angle = pos · inv_freq[i]. Host-side (T·hd numbers), so no tensor is kept
+ * between calls and any position is allowed (Phi extends its table past max_position_embeddings too).
  */
-export function rotaryTables(offset: number, length: number, rotaryDim: number, theta: number): Rotary {
+export function rotaryTables(offset: number, length: number, headDim: number, rotaryDim: number, theta: number): Rotary {
   const half = rotaryDim / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / rotaryDim)));
-  const cos = new Float32Array(length * half);
-  const sin = new Float32Array(length * half);
+  const cos = new Float32Array(length * headDim).fill(1);
+  const sin = new Float32Array(length * headDim);
   for (let t = 0; t < length; t++) {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround((offset + t) * invFreq[i]);
-      cos[t * half + i] = Math.cos(angle);
-      sin[t * half + i] = Math.sin(angle);
+      cos[t * headDim + i] = cos[t * headDim + half + i] = Math.cos(angle);
+      sin[t * headDim + i] = sin[t * headDim + half + i] = Math.sin(angle);
     }
   }
-  return { cos: tf.tensor4d(cos, [1, length, 1, half]), sin: tf.tensor4d(sin, [1, length, 1, half]) };
+  // rotate_half(r) = (−r2, r1): output channel j < half reads −r[j+half], channel half ≤ j < rd reads r[j−half].
+  const rot = new Float32Array(headDim * headDim); // [in, out], the layout of `linear`
+  for (let j = 0; j < half; j++) {
+    rot[(j + half) * headDim + j] = -1;
+    rot[j * headDim + j + half] = 1;
+  }
+  for (let j = rotaryDim; j < headDim; j++) rot[j * headDim + j] = 1;
+  return {
+    cos: tf.tensor4d(cos, [1, length, 1, headDim]),
+    sin: tf.tensor4d(sin, [1, length, 1, headDim]),
+    rotate: tf.tensor2d(rot, [headDim, headDim]),
+  };
 }
 
 /**
  * Rotate-half RoPE on the first rd channels of each head; channels rd…hd pass through.
- * x [B, T, nh, hd] → [B, T, nh, hd]. With r = (r1, r2) split in halves:
- * r·cos + rotate_half(r)·sin = (r1·cos − r2·sin, r2·cos + r1·sin).
+ * x [B, T, nh, hd] → x·cos + rotate_half(x)·sin. rotate_half is a product with a signed permutation rather than
+ * slices and a concat along the last axis: on wasm those are ~5× slower than this small 2-D product.
  */
-export function applyRotary(x: tf.Tensor4D, rope: Rotary, rotaryDim: number): tf.Tensor4D {
+export function applyRotary(x: tf.Tensor4D, rope: Rotary): tf.Tensor4D {
   const hd = x.shape[3];
-  if (rotaryDim === 0) return x;
-  const half = rotaryDim / 2;
-  const parts = rotaryDim === hd ? tf.split(x, [half, half], 3) : tf.split(x, [half, half, hd - rotaryDim], 3);
-  const [r1, r2] = parts;
-  const out1 = tf.sub(tf.mul(r1, rope.cos), tf.mul(r2, rope.sin));
-  const out2 = tf.add(tf.mul(r2, rope.cos), tf.mul(r1, rope.sin));
-  return tf.concat(rotaryDim === hd ? [out1, out2] : [out1, out2, parts[2]], 3) as tf.Tensor4D;
+  const rotated = linear(x.reshape([-1, hd]), rope.rotate).reshape(x.shape);
+  return tf.add(tf.mul(x, rope.cos), tf.mul(rotated, rope.sin)) as tf.Tensor4D;
 }
 
 /** [B, T, nh·hd] → [B, T, nh, hd] → LayerNorm over hd (QK-norm) → RoPE → [B, T, nh·hd]. */
@@ -104,7 +116,7 @@ function normAndRotate(x: tf.Tensor3D, norm: NormWeights | undefined, rope: Rota
   let heads = x.reshape([b, t, d.numHeads, d.headDim]) as tf.Tensor4D;
   if (norm) heads = layerNorm(heads, norm.gamma, norm.beta, d.eps) as tf.Tensor4D;
   trace?.(heads);
-  return applyRotary(heads, rope, d.rotaryDim).reshape([b, t, h]);
+  return (d.rotaryDim > 0 ? applyRotary(heads, rope) : heads).reshape([b, t, h]);
 }
 
 /**

@@ -305,7 +305,7 @@ export class ShowoModel {
 
   /** The decoder stack over T new positions at positions offset … offset+T−1. */
   private layers(x: tf.Tensor3D, bias: tf.Tensor3D, offset: number, past: LayerKV[] | undefined, trace: IntermediateCallback | undefined): { hidden: tf.Tensor3D; kv: LayerKV[] } {
-    const rope = rotaryTables(offset, x.shape[1], this.dims.rotaryDim, this.config.rope_theta);
+    const rope = rotaryTables(offset, x.shape[1], this.dims.headDim, this.dims.rotaryDim, this.config.rope_theta);
     const kv: LayerKV[] = [];
     this.w.layers.forEach((lw, i) => {
       const layerTrace = trace ? (name: string, t: tf.Tensor) => trace(`layer${i}.${name}`, t) : undefined;

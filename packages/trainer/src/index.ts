@@ -19,3 +19,5 @@ export * from './showo/task.js';
 export * from './data/encoder.js';
 export * from './data/shapes.js';
 export * from './data/images.js';
+export * from './showo/stages.js';
+export * from './di.js';

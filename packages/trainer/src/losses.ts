@@ -53,7 +53,8 @@ export function groupedCrossEntropy(logits2d: tf.Tensor2D, targets: ArrayLike<nu
   for (let r = 0; r < rows; r++) if (picked[r] >= 0) weights[r * numGroups + group[r]] = 1 / counts[group[r]];
   return tf.tidy(() => {
     const logProbs = tf.logSoftmax(logits2d);
-    const oneHot = tf.oneHot(tf.tensor1d(picked, 'int32'), vocab, 1, 0, 'float32');
+    // int32 one-hot then cast: the wasm OneHot kernel ignores a float32 dtype and writes integer bits.
+    const oneHot = tf.cast(tf.oneHot(tf.tensor1d(picked, 'int32'), vocab), 'float32');
     const nll = tf.neg(tf.sum(tf.mul(logProbs, oneHot), 1)).reshape([1, rows]);
     return tf.matMul(nll, tf.tensor2d(weights, [rows, numGroups])).reshape([numGroups]) as tf.Tensor1D;
   });

@@ -48,6 +48,8 @@ export interface TrainOptions<B> {
   data: DataInput<B>;
   /** Default: `new AdamW()` owned (and disposed) by the run. */
   optimizer?: AdamW;
+  /** Dispose `optimizer` when the run ends, however it ends (default: only an optimiser the run created). */
+  disposeOptimizer?: boolean;
   /** A schedule or a function of the 0-based step. */
   schedule: LrSchedule | ((step: number) => number);
   /** Optimiser steps to reach (counting steps done before a resume). */
@@ -143,7 +145,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
   const varList = [...params.values()];
   const byTfName = new Map<string, string>();
   for (const [k, v] of params) byTfName.set(v.name, k);
-  const ownOptimizer = !o.optimizer;
+  const ownOptimizer = !o.optimizer || o.disposeOptimizer === true;
   const optimizer = o.optimizer ?? new AdamW();
   const components = new Map<string, Stateful>(Object.entries(o.state ?? {}));
   const dataStateful = isStateful(o.data);

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged (what checkpoints store for non-tensor state). */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
  * Something whose position can be saved and restored: random generators, data streams, task state. The trainer

@@ -85,6 +85,8 @@ export class WordTokenizer implements TextTokenizer {
   readonly bosId: number;
   readonly eosId: number;
   readonly unkId: number;
+  /** None: like Phi's, this tokenizer has no padding token (Show-o adds `[PAD]` after the text vocabulary). */
+  readonly padId?: number;
   readonly vocabSize: number;
   readonly specialTokens: Readonly<Record<string, number>>;
   readonly strict: boolean;

@@ -351,8 +351,68 @@ function dilate(dy: tf.Tensor4D, s: number): tf.Tensor4D {
   return tf.pad(dy.reshape([n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]).reshape([n, oh * s, ow * s, c]) as tf.Tensor4D;
 }
 
+/**
+ * Kernel reversed along both spatial axes, [kh, kw, in, out] → same shape. Reversing (i, j) reverses the flattened
+ * tap index i·kw + j, so this is a [kh·kw]×[kh·kw] anti-identity matMul (exact: products with 1, sums with 0);
+ * wasm's `Reverse` kernel took ~20 ms on a [3, 3, 128, 128] kernel, this ~0.1 ms.
+ */
+function flipSpatial(w: tf.Tensor4D): tf.Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  const taps = kh * kw;
+  const perm = new Float32Array(taps * taps);
+  for (let a = 0; a < taps; a++) perm[a * taps + (taps - 1 - a)] = 1;
+  return tf.matMul(tf.tensor2d(perm, [taps, taps]), w.reshape([taps, cin * cout])).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
+}
+
+/**
+ * Weight gradient of a conv: dW[i, j] = Σ_pixels x_pad[o·s + (i, j)]ᵀ · dy[o], as one plain 2-D matMul per kernel
+ * tap, [out, P]·[P, in], with the data laid out so that every tap operand is a *contiguous* slice (wasm copies a
+ * contiguous slice with one memcpy; non-contiguous slices and XNNPACK's conv over the batch axis — the textbook
+ * formulation, with n input channels — are each ~10× slower here):
+ * - the padded input is split into its stride phases [s, s, n, Hq, Wq, in] (two transposes; none at stride 1);
+ * - in a phase, flattened over (row, col), the tap (i, j) starts at offset (i//s)·Wq + j//s, and the oh·Wq
+ *   positions from there line up with a "wide" output grid of oh rows × Wq columns;
+ * - the Wq − ow extra columns of that grid get zero output gradient, so whatever they read contributes nothing.
+ * The matMuls do Wq/ow more work than strictly needed (6 % for a 3×3 conv on a 32-wide map).
+ */
+function convWeightGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number, stride: number, top: number, left: number): tf.Tensor4D {
+  const [n, h, w, cin] = x.shape;
+  const [, oh, ow, cout] = dy.shape;
+  const s = stride;
+  const hq = oh + Math.floor((kh - 1) / s) + 1; // +1 row: the last wide row reads a few positions past the end
+  const wq = ow + Math.floor((kw - 1) / s);
+  const hp = hq * s;
+  const wp = wq * s;
+  let xp: tf.Tensor4D = x;
+  const keepH = Math.min(h, hp - top);
+  const keepW = Math.min(w, wp - left);
+  if (keepH < h || keepW < w) xp = tf.slice(xp, [0, 0, 0, 0], [n, keepH, keepW, cin]);
+  xp = tf.pad(xp, [[0, 0], [top, hp - top - keepH], [left, wp - left - keepW], [0, 0]]);
+  // [s·s·n, Hq·Wq·in]: row (column phase, row phase, sample) of the padded grid (identity at stride 1). Two rank-4
+  // transposes: wasm's rank-6 transpose is ~50× slower.
+  let phases = xp.reshape([s * s * n, hq * wq * cin]);
+  if (s > 1) {
+    const rowPhase = tf.transpose(xp.reshape([n, hq, s, wq * s * cin]), [2, 0, 1, 3]); // [s_i, n, hq, wq·s·in]
+    phases = tf.transpose(rowPhase.reshape([s * n * hq, wq, s, cin]), [2, 0, 1, 3]).reshape([s * s * n, hq * wq * cin]);
+  }
+  // Output gradient on the wide grid, transposed once: [out, n·oh·Wq].
+  const dyWide = wq === ow ? dy : tf.pad(dy, [[0, 0], [0, 0], [0, wq - ow], [0, 0]]);
+  const dyT = tf.transpose(dyWide.reshape([n * oh * wq, cout]));
+  const len = oh * wq * cin;
+  const taps: tf.Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const phase = (j % s) * s + (i % s);
+      const offset = (Math.floor(i / s) * wq + Math.floor(j / s)) * cin;
+      const tap = tf.slice(phases, [phase * n, offset], [n, len]).reshape([n * oh * wq, cin]);
+      taps.push(tf.matMul(dyT, tap)); // [out, in]
+    }
+  }
+  return tf.transpose(tf.stack(taps), [0, 2, 1]).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
+}
+
 function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeometry, hasBias: boolean): (...t: tf.Tensor[]) => tf.Tensor {
-  const [, h, w, cin] = xShape;
+  const [, h, w] = xShape;
   const [kh, kw, , cout] = wShape;
   const { top, bottom, left, right, outH, outW } = g;
   return customOp(([x, filter, bias], save) => {
@@ -366,7 +426,7 @@ function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeo
         // Input gradient: correlation of the (dilated) output gradient with the flipped kernel, in/out swapped.
         // On the padded input grid of height h+top+bottom, rows past (outH−1)·s + kh are never read by the
         // forward pass; they and the padding rows are cut by choosing this conv's own padding.
-        const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+        const flipped = tf.transpose(flipSpatial(filter as tf.Tensor4D), [0, 1, 3, 2]) as tf.Tensor4D;
         const dyd = stride === 1 ? dy4 : dilate(dy4, stride);
         const usedH = (outH - 1) * stride + kh;
         const usedW = (outW - 1) * stride + kw;
@@ -381,13 +441,7 @@ function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeo
         if (crop.some((v) => v > 0)) {
           dx = tf.slice(dx, [0, crop[0], crop[2], 0], [-1, dx.shape[1] - crop[0] - crop[1], dx.shape[2] - crop[2] - crop[3], -1]);
         }
-        // Weight gradient: a conv over the batch axis. x as [cin, H, W, n] (batch = input channel, channels =
-        // samples), dy as a kernel [oh, ow, n, cout], dilated by the stride → [cin, kh', kw', cout], kh' ≥ kh.
-        const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
-        const dyt = tf.transpose(dy4, [1, 2, 0, 3]) as tf.Tensor4D;
-        let dwT = tf.conv2d(xt, dyt, 1, explicit(top, bottom, left, right), 'NHWC', stride);
-        if (dwT.shape[1] !== kh || dwT.shape[2] !== kw) dwT = tf.slice(dwT, [0, 0, 0, 0], [cin, kh, kw, cout]);
-        const dw = tf.transpose(dwT, [1, 2, 0, 3]);
+        const dw = convWeightGrad(x as tf.Tensor4D, dy4, kh, kw, stride, top, left);
         const grads = [dx, dw];
         if (hasBias) grads.push(columnSum(dy.reshape([-1, cout]) as tf.Tensor2D));
         return grads;

@@ -1,0 +1,103 @@
+// Benchmark of @showo/sampler on the bench config (hidden 256, 4 layers, 8 heads, intermediate 1024, 1024 image
+// codes, 32 text + 256 image tokens = 291 positions, 3.79 M parameters, random weights):
+//   - MaskGIT text-to-image through the real pipeline (textToImage stream): per-step latency and total, with and
+//     without the prefix cache, with and without classifier-free guidance;
+//   - the autoregressive equivalent of the same image: N = 256 tokens, one per step (generateTokens stream on the
+//     t2i prefix + <|soi|>), with the KV cache and without it (the official mmu_generate recomputes everything).
+// Per-step latency is the median gap between consecutive step/token events (host sampling included).
+// Usage: node --import tsx scripts/bench-sampler.ts [--backend wasm] [--steps 18] [--guidance 5] [--ar-tokens 256]
+//        [--ar-recompute-tokens 64]   (recomputation is O(L²) per token: measured on the first tokens only)
+import { lastValueFrom, tap, toArray } from 'rxjs';
+import { initBackend } from '@showo/runtime';
+import { UniversalPrompting } from '@showo/prompting';
+import { ShowoModel, tokenLayoutFor, type ShowoConfig } from '@showo/showo-core';
+import { generateTokens, textToImage, type CacheMode } from '@showo/sampler';
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+};
+const BACKEND = arg('backend', 'wasm');
+const STEPS = Number(arg('steps', '18'));
+const GUIDANCE = Number(arg('guidance', '5'));
+const AR_TOKENS = Number(arg('ar-tokens', '256'));
+const AR_RECOMPUTE_TOKENS = Number(arg('ar-recompute-tokens', '64'));
+
+const CONFIG: ShowoConfig = {
+  vocab_size: 1235, // 200 text + 10 specials + 1024 codes + [MASK]
+  llm_vocab_size: 200,
+  num_new_special_tokens: 10,
+  codebook_size: 1024,
+  num_vq_tokens: 256,
+  hidden_size: 256,
+  intermediate_size: 1024,
+  num_hidden_layers: 4,
+  num_attention_heads: 8,
+  partial_rotary_factor: 0.5,
+  qk_layernorm: true,
+  layer_norm_eps: 1e-5,
+  rope_theta: 10000,
+  max_position_embeddings: 2048,
+  max_seq_length: 32,
+};
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
+};
+
+interface Row {
+  what: string;
+  cache: string;
+  steps: number;
+  first: number;
+  perStep: number;
+  total: number;
+}
+
+/** Runs a stream, timing the gaps between its step/token events. */
+async function timed(what: string, cache: CacheMode, run: () => import('rxjs').Observable<{ type: string }>, unit: 'step' | 'token'): Promise<Row> {
+  const stamps: number[] = [];
+  const t0 = performance.now();
+  await lastValueFrom(run().pipe(tap((e) => e.type === unit && stamps.push(performance.now())), toArray()));
+  const total = performance.now() - t0;
+  const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!);
+  return { what, cache: cache === 'auto' ? 'yes' : 'no', steps: stamps.length, first: stamps[0]! - t0, perStep: median(gaps), total };
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend(BACKEND);
+  const model = ShowoModel.random(CONFIG, 0);
+  const layout = tokenLayoutFor(CONFIG, { bosId: 199 });
+  const prompting = new UniversalPrompting(layout, { maxSeqLength: 32, numVqTokens: 256 });
+  const prompt = Array.from({ length: 20 }, (_, i) => (i * 7) % 199);
+  const rows: Row[] = [];
+
+  // Warm-up (kernel set-up, allocations) on both paths.
+  await lastValueFrom(textToImage({ model, prompting }, { prompts: [prompt], steps: 2 }).pipe(toArray()));
+
+  for (const g of [0, GUIDANCE]) {
+    for (const cache of ['none', 'auto'] as CacheMode[]) {
+      rows.push(await timed(`MaskGIT t2i, ${STEPS} steps, ${g > 0 ? `CFG w=${g} (2 rows)` : 'no CFG (1 row)'}`, cache, () => textToImage({ model, prompting, cache }, { prompts: [prompt], steps: STEPS, guidanceScale: g, seed: 1 }), 'step'));
+    }
+  }
+
+  // The AR equivalent: the t2i prefix and <|soi|>, then one image token per step.
+  const prefix = prompting.t2iGen({ texts: [prompt], imageIds: [new Array(256).fill(layout.maskId)] }).inputIds[0]!.slice(0, prompting.maxTextLen + 1);
+  for (const cache of ['auto', 'none'] as CacheMode[]) {
+    const tokens = cache === 'auto' ? AR_TOKENS : Math.min(AR_TOKENS, AR_RECOMPUTE_TOKENS);
+    const row = await timed(`AR, ${tokens} of ${AR_TOKENS} tokens (1 row)`, cache, () => generateTokens({ model, prompting, cache }, { prompts: [prefix], maxNewTokens: tokens, stopIds: [], seed: 1 }), 'token');
+    if (tokens < AR_TOKENS) row.what += ` — total extrapolated to ${AR_TOKENS}: ≈${((row.total / tokens) * AR_TOKENS * (1 + AR_TOKENS / (2 * prefix.length + tokens))).toFixed(0)} ms`;
+    rows.push(row);
+  }
+  model.dispose();
+
+  const f = (x: number) => x.toFixed(1);
+  console.log(`\n@showo/sampler bench — backend ${backend.name} (${backend.provider}), ${ShowoModel.name} ${(3.79).toFixed(2)} M params, 291 positions\n`);
+  console.log('| run | cache | steps | first step (ms) | per step, median (ms) | total (ms) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.what} | ${r.cache} | ${r.steps} | ${f(r.first)} | ${f(r.perStep)} | ${f(r.total)} |`);
+  console.log('\n"cache" = prefix cache for MaskGIT (text prefix once, image block per step), KV cache for AR.');
+}
+
+await main();
