@@ -8,10 +8,10 @@
 // Usage: node --import tsx scripts/bench-sampler.ts [--backend wasm] [--steps 18] [--guidance 5] [--ar-tokens 256]
 //        [--ar-recompute-tokens 64]   (recomputation is O(L²) per token: measured on the first tokens only)
 import { lastValueFrom, tap, toArray } from 'rxjs';
-import { initBackend } from '@showo/runtime';
+import { SeededRandom, initBackend } from '@showo/runtime';
 import { UniversalPrompting } from '@showo/prompting';
 import { ShowoModel, tokenLayoutFor, type ShowoConfig } from '@showo/showo-core';
-import { generateTokens, textToImage, type CacheMode } from '@showo/sampler';
+import { AutoregressiveSampler, MASKED, MaskGitScheduler, generateTokens, textToImage, type CacheMode } from '@showo/sampler';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -92,7 +92,35 @@ async function main(): Promise<void> {
   }
   model.dispose();
 
-  const f = (x: number) => x.toFixed(1);
+  // The sampler's own host work per step (no model): MaskGIT step on [256, 1024] probabilities, AR choice on [1, V].
+  const rng = new SeededRandom(1);
+  const probs = new Float32Array(256 * 1024);
+  for (let r = 0; r < 256; r++) {
+    let sum = 0;
+    for (let j = 0; j < 1024; j++) sum += probs[r * 1024 + j] = rng.next();
+    for (let j = 0; j < 1024; j++) probs[r * 1024 + j]! /= sum;
+  }
+  const sched = new MaskGitScheduler({ steps: STEPS });
+  const state = sched.initialState(new Int32Array(256).fill(MASKED), 1);
+  const hostTimes: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const t0 = performance.now();
+    sched.step(probs, state, rng);
+    hostTimes.push(performance.now() - t0);
+  }
+  rows.push({ what: 'sampler host work only: MaskGIT step, 256×1024 probs', cache: '—', steps: 1, first: hostTimes[0]!, perStep: median(hostTimes.slice(1)), total: NaN });
+  const ar = new AutoregressiveSampler({ topK: 50, maxNewTokens: 1000 });
+  const logits = Float32Array.from({ length: CONFIG.vocab_size }, () => rng.normal());
+  const arTimes: number[] = [];
+  let arState = ar.initialState(1);
+  for (let i = 0; i < 21; i++) {
+    const t0 = performance.now();
+    arState = ar.step(logits, arState, rng).state;
+    arTimes.push(performance.now() - t0);
+  }
+  rows.push({ what: `sampler host work only: AR top-k 50 choice, V = ${CONFIG.vocab_size}`, cache: '—', steps: 1, first: arTimes[0]!, perStep: median(arTimes.slice(1)), total: NaN });
+
+  const f = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(1));
   console.log(`\n@showo/sampler bench — backend ${backend.name} (${backend.provider}), ${ShowoModel.name} ${(3.79).toFixed(2)} M params, 291 positions\n`);
   console.log('| run | cache | steps | first step (ms) | per step, median (ms) | total (ms) |');
   console.log('|---|---|---|---|---|---|');

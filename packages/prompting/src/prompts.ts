@@ -323,10 +323,10 @@ export class UniversalPrompting {
    * Multimodal-understanding generation prompt as inference_mmu.py builds it:
    * `⟨mmu⟩ ⟨soi⟩ image ⟨eoi⟩ BOS question…` (BOS always prepended, no EOS, no padding). Rows of different length
    * are left-padded with `[PAD]` so that generation appends at the same position; for such a batch build the mask
-   * with the general omni-attention builder (pads isolated), not `create_attention_mask_for_mmu`.
+   * with the general omni-attention builder (pads isolated), not `create_attention_mask_for_mmu`. Nothing is
+   * truncated here, so `_options` has no effect.
    */
-  mmuGen(input: MmuInput, options: CallOptions = {}): PromptBatch {
-    void options;
+  mmuGen(input: MmuInput, _options: CallOptions = {}): PromptBatch {
     this.checkBatch('mmu_gen', input.texts.length, input.imageIds.length);
     const L = this.layout;
     const task = L.special(input.taskToken ?? '<|mmu|>');

@@ -30,7 +30,7 @@ const howToPlugin: TaskDefinition<HowToInput[]> = {
   token: '<|howto|>',
   description: 'question, then step texts each followed by its keyframe',
   attention: INTERLEAVED_ATTENTION,
-  build(rows, { prompting, layout, tokenId }): PromptBatch {
+  build(rows, { layout, tokenId }): PromptBatch {
     const ids = rows.map((r) => {
       const out = [tokenId!, layout.bosId, ...r.question, layout.eosId];
       for (const s of r.steps) out.push(layout.bosId, ...s.text, layout.eosId, layout.special('<|soi|>'), ...s.imageIds, layout.special('<|eoi|>'));
@@ -38,7 +38,6 @@ const howToPlugin: TaskDefinition<HowToInput[]> = {
     });
     const width = Math.max(...ids.map((r) => r.length));
     const inputIds = ids.map((r) => [...r, ...new Array<number>(width - r.length).fill(layout.padId)]);
-    void prompting;
     return { task: 'howto', inputIds, attentionMask: inputIds.map((r) => r.map((id) => (id === layout.padId ? 0 : 1))) };
   },
 };

@@ -37,28 +37,39 @@ export interface PipelineOptions {
 export type MaskGitSchedulerFactory = (options: MaskGitSchedulerOptions) => MaskGitScheduler;
 export type AutoregressiveSamplerFactory = (options: AutoregressiveSamplerOptions) => AutoregressiveSampler;
 
+/** Options of {@link samplerModule}. */
+export interface SamplerModuleOptions extends PipelineOptions {
+  /** Binds {@link SAMPLER_TYPES.ImageCodec} (e.g. `magvitCodec(tokenizer)`). */
+  codec?: ImageCodec;
+}
+
 /**
- * Binds the sampler's defaults: scheduler factories, the model (showo-core's), and the pipelines object built
- * from the model, `PROMPTING_TYPES.UniversalPrompting`, the optional codec and options, and
- * `RUNTIME_TYPES.UniformSource` when bound.
+ * The sampler's container module: scheduler factories, the model (default: showo-core's), and the pipelines
+ * object built from the model, `PROMPTING_TYPES.UniversalPrompting`, the optional codec and options, and
+ * `RUNTIME_TYPES.UniformSource` when bound. Rebind {@link SAMPLER_TYPES.Model} to run your own transformer.
  */
-export const samplerModule = new ContainerModule(({ bind }) => {
-  bind<MaskGitSchedulerFactory>(SAMPLER_TYPES.MaskGitSchedulerFactory).toConstantValue((o) => new MaskGitScheduler(o));
-  bind<AutoregressiveSamplerFactory>(SAMPLER_TYPES.AutoregressiveSamplerFactory).toConstantValue((o) => new AutoregressiveSampler(o));
-  bind<ImageModel & TextModel>(SAMPLER_TYPES.Model).toDynamicValue((ctx) => ctx.getAsync<ImageModel & TextModel>(SHOWO_CORE_TYPES.Model));
-  bind<ShowoPipelines>(SAMPLER_TYPES.Pipelines)
-    .toDynamicValue(async (ctx) => {
-      const model = await ctx.getAsync<ImageModel & TextModel>(SAMPLER_TYPES.Model);
-      const options = ctx.get<PipelineOptions>(SAMPLER_TYPES.PipelineOptions, { optional: true }) ?? {};
-      const codec = ctx.get<ImageCodec>(SAMPLER_TYPES.ImageCodec, { optional: true });
-      const uniforms = ctx.get<UniformSource>(RUNTIME_TYPES.UniformSource, { optional: true });
-      return new ShowoPipelines({
-        model,
-        prompting: ctx.get<UniversalPrompting>(PROMPTING_TYPES.UniversalPrompting),
-        ...options,
-        ...(codec ? { codec } : {}),
-        ...(uniforms ? { uniforms } : {}),
-      });
-    })
-    .inSingletonScope();
-});
+export function samplerModule(options: SamplerModuleOptions = {}): ContainerModule {
+  const { codec: boundCodec, ...pipelineOptions } = options;
+  return new ContainerModule(({ bind }) => {
+    bind<PipelineOptions>(SAMPLER_TYPES.PipelineOptions).toConstantValue(pipelineOptions);
+    if (boundCodec) bind<ImageCodec>(SAMPLER_TYPES.ImageCodec).toConstantValue(boundCodec);
+    bind<MaskGitSchedulerFactory>(SAMPLER_TYPES.MaskGitSchedulerFactory).toConstantValue((o) => new MaskGitScheduler(o));
+    bind<AutoregressiveSamplerFactory>(SAMPLER_TYPES.AutoregressiveSamplerFactory).toConstantValue((o) => new AutoregressiveSampler(o));
+    bind<ImageModel & TextModel>(SAMPLER_TYPES.Model).toDynamicValue((ctx) => ctx.getAsync<ImageModel & TextModel>(SHOWO_CORE_TYPES.Model));
+    bind<ShowoPipelines>(SAMPLER_TYPES.Pipelines)
+      .toDynamicValue(async (ctx) => {
+        const model = await ctx.getAsync<ImageModel & TextModel>(SAMPLER_TYPES.Model);
+        const options = ctx.get<PipelineOptions>(SAMPLER_TYPES.PipelineOptions, { optional: true }) ?? {};
+        const codec = ctx.get<ImageCodec>(SAMPLER_TYPES.ImageCodec, { optional: true });
+        const uniforms = ctx.get<UniformSource>(RUNTIME_TYPES.UniformSource, { optional: true });
+        return new ShowoPipelines({
+          model,
+          prompting: ctx.get<UniversalPrompting>(PROMPTING_TYPES.UniversalPrompting),
+          ...options,
+          ...(codec ? { codec } : {}),
+          ...(uniforms ? { uniforms } : {}),
+        });
+      })
+      .inSingletonScope();
+  });
+}

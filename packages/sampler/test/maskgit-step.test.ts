@@ -56,3 +56,21 @@ test('MaskGIT step reproduces maskgit.json step by step from the recorded probab
     assert.deepEqual(Array.from(out!.sampled), run.final_sampled_ids.flat(), `g${run.guidance_scale} final`);
   }
 });
+
+test('mask_len is floor(N·γ) clamped to [1, unknown−1]; given tokens are never re-masked, even at high temperature', async () => {
+  const { SeededRandom } = await import('@showo/runtime');
+  const s = new MaskGitScheduler({ steps: 4, temperature: 50 });
+  assert.equal(s.maskLength(0, 16, 16), Math.floor(Math.fround(16 * cosineSchedule(0.25))));
+  assert.equal(s.maskLength(0, 16, 3), 2);
+  assert.equal(s.maskLength(3, 16, 16), 1);
+  assert.equal(s.maskLength(1, 16, 1), 1);
+  const rng = new SeededRandom(9);
+  const codes = Array.from({ length: 32 }, (_, i) => (i % 3 === 0 ? MASKED : i % 8));
+  let state = s.initialState(codes, 2);
+  const probs = new Float32Array(32 * 8).fill(1 / 8);
+  for (let k = 0; k < 4; k++) {
+    const out = s.step(probs, state, rng);
+    for (let i = 0; i < 32; i++) if (codes[i] !== MASKED) assert.equal(out.state.codes[i], codes[i]);
+    state = out.state;
+  }
+});

@@ -33,16 +33,16 @@ export interface MagvitTraining {
   save: typeof saveMagvit;
 }
 
-/** Service identifiers of this package (`Symbol.for`, so two copies of the package agree). */
+/** Injection tokens of `@showo/tokenizer-magvit` (`Symbol.for`, so two copies of the package agree). */
 export const MAGVIT_TYPES = {
-  /** {@link MagvitSource}: bound by the application. Default: a small random 64×64 → 16×16, 8-bit tokenizer. */
-  Source: Symbol.for('@showo/tokenizer-magvit/Source'),
+  /** {@link MagvitSource}: weights to load, or a config to initialise (default {@link DEFAULT_MAGVIT_SOURCE}). */
+  Source: Symbol.for('showo.tokenizer-magvit.Source'),
   /** {@link MagvitTokenizer} (singleton; disposed when the container unbinds it). */
-  Tokenizer: Symbol.for('@showo/tokenizer-magvit/Tokenizer'),
+  Tokenizer: Symbol.for('showo.tokenizer-magvit.Tokenizer'),
   /** {@link MagvitImageCodec}. */
-  ImageCodec: Symbol.for('@showo/tokenizer-magvit/ImageCodec'),
+  ImageCodec: Symbol.for('showo.tokenizer-magvit.ImageCodec'),
   /** {@link MagvitTraining}. */
-  Training: Symbol.for('@showo/tokenizer-magvit/Training'),
+  Training: Symbol.for('showo.tokenizer-magvit.Training'),
 } as const;
 
 export const defaultImageCodec: MagvitImageCodec = {
@@ -64,15 +64,27 @@ export function tokenizerFromSource(source: MagvitSource): MagvitTokenizer {
   return MagvitTokenizer.create(source.config, { seed: source.seed });
 }
 
-/** Binds this package's defaults. `Source` is bound only when the application has not bound it already. */
-export const magvitModule = new ContainerModule(({ bind, isBound }) => {
-  if (!isBound(MAGVIT_TYPES.Source)) {
-    bind<MagvitSource>(MAGVIT_TYPES.Source).toConstantValue({ config: createMagvitConfig({ ch: 32, chMult: [1, 2, 2], resolution: 64, codebookDim: 8 }) });
-  }
-  bind<MagvitTokenizer>(MAGVIT_TYPES.Tokenizer)
-    .toDynamicValue((ctx) => tokenizerFromSource(ctx.get<MagvitSource>(MAGVIT_TYPES.Source)))
-    .inSingletonScope()
-    .onDeactivation((t) => t.dispose());
-  bind<MagvitImageCodec>(MAGVIT_TYPES.ImageCodec).toConstantValue(defaultImageCodec);
-  bind<MagvitTraining>(MAGVIT_TYPES.Training).toConstantValue(defaultTraining);
-});
+/** Options of {@link magvitModule}. */
+export interface MagvitModuleOptions {
+  /** Default {@link MagvitSource}; an application may also bind `MAGVIT_TYPES.Source` itself before loading. */
+  source?: MagvitSource;
+}
+
+/** A small random tokenizer (64×64 images → 16×16 codes of 8 bits): the default source, meant for training. */
+export const DEFAULT_MAGVIT_SOURCE: MagvitSource = { config: createMagvitConfig({ ch: 32, chMult: [1, 2, 2], resolution: 64, codebookDim: 8 }) };
+
+/**
+ * The package's container module: binds the source (unless already bound), the tokenizer built from it (a
+ * singleton, disposed when unbound), the image codec and the training functions.
+ */
+export function magvitModule(options: MagvitModuleOptions = {}): ContainerModule {
+  return new ContainerModule(({ bind, isBound }) => {
+    if (!isBound(MAGVIT_TYPES.Source)) bind<MagvitSource>(MAGVIT_TYPES.Source).toConstantValue(options.source ?? DEFAULT_MAGVIT_SOURCE);
+    bind<MagvitTokenizer>(MAGVIT_TYPES.Tokenizer)
+      .toDynamicValue((ctx) => tokenizerFromSource(ctx.get<MagvitSource>(MAGVIT_TYPES.Source)))
+      .inSingletonScope()
+      .onDeactivation((t) => t.dispose());
+    bind<MagvitImageCodec>(MAGVIT_TYPES.ImageCodec).toConstantValue(defaultImageCodec);
+    bind<MagvitTraining>(MAGVIT_TYPES.Training).toConstantValue(defaultTraining);
+  });
+}

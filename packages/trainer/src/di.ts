@@ -27,21 +27,29 @@ export interface StageRunner {
   run(options: Omit<RunStageOptions, 'prompting' | 'encoder'>): Observable<TrainEvent | ExportEvent>;
 }
 
+/** Options of {@link trainerModule}: values to bind as constants (otherwise the application binds them). */
+export interface TrainerModuleOptions {
+  encoder?: ImageEncoder;
+}
+
 /**
- * Default bindings of the trainer: the code cache over `TRAINER_TYPES.ImageEncoder`, the AdamW factory and the
- * stage runner (which also needs `PROMPTING_TYPES.UniversalPrompting` with a text tokenizer). The application
- * binds the encoder (e.g. `magvitImageEncoder(tokenizer)`).
+ * The container module of `@showo/trainer`: the code cache over `TRAINER_TYPES.ImageEncoder`, the AdamW factory
+ * and the stage runner (which also needs `PROMPTING_TYPES.UniversalPrompting` with a text tokenizer). The encoder
+ * is bound from `options` when given, else by the application (e.g. `magvitImageEncoder(tokenizer)`).
  */
-export const trainerModule = new ContainerModule(({ bind }) => {
-  bind<CodeCache>(TRAINER_TYPES.CodeCache)
-    .toDynamicValue((ctx) => new CodeCache(ctx.get<ImageEncoder>(TRAINER_TYPES.ImageEncoder)))
-    .inSingletonScope();
-  bind<OptimizerFactory>(TRAINER_TYPES.OptimizerFactory).toConstantValue((config) => new AdamW(config));
-  bind<StageRunner>(TRAINER_TYPES.StageRunner)
-    .toDynamicValue((ctx) => {
-      const prompting = ctx.get<UniversalPrompting>(PROMPTING_TYPES.UniversalPrompting);
-      const encoder = ctx.get<CodeCache>(TRAINER_TYPES.CodeCache);
-      return { run: (options) => runStage({ ...options, prompting, encoder }) };
-    })
-    .inSingletonScope();
-});
+export function trainerModule(options: TrainerModuleOptions = {}): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    if (options.encoder) bind<ImageEncoder>(TRAINER_TYPES.ImageEncoder).toConstantValue(options.encoder);
+    bind<CodeCache>(TRAINER_TYPES.CodeCache)
+      .toDynamicValue((ctx) => new CodeCache(ctx.get<ImageEncoder>(TRAINER_TYPES.ImageEncoder)))
+      .inSingletonScope();
+    bind<OptimizerFactory>(TRAINER_TYPES.OptimizerFactory).toConstantValue((config) => new AdamW(config));
+    bind<StageRunner>(TRAINER_TYPES.StageRunner)
+      .toDynamicValue((ctx) => {
+        const prompting = ctx.get<UniversalPrompting>(PROMPTING_TYPES.UniversalPrompting);
+        const encoder = ctx.get<CodeCache>(TRAINER_TYPES.CodeCache);
+        return { run: (o) => runStage({ ...o, prompting, encoder }) };
+      })
+      .inSingletonScope();
+  });
+}

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { InvalidArgumentError } from '@showo/runtime';
+import { InvalidArgumentError, writeFileAtomic } from '@showo/runtime';
 import { UnknownWordError } from '../errors.js';
 import type { DecodeOptions, TextTokenizer } from '../types.js';
 
@@ -180,7 +180,8 @@ export function loadWordTokenizer(file: string, options: WordTokenizerOptions = 
   return new WordTokenizer(parsed as string[], options);
 }
 
-/** Writes a vocabulary (id → token list) as the JSON file {@link loadWordTokenizer} reads. */
+/** Writes a vocabulary (id → token list) as the JSON file {@link loadWordTokenizer} reads (atomically). */
 export function saveWordVocabulary(file: string, vocabulary: readonly string[]): void {
-  fs.writeFileSync(file, JSON.stringify(vocabulary, null, 0) + '\n');
+  new WordTokenizer(vocabulary); // refuse to write a vocabulary that could not be loaded back
+  writeFileAtomic(file, JSON.stringify(vocabulary) + '\n');
 }

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors.js';
-import { unstack0 } from './kernels.js';
+import { gatherRows, unstack0 } from './kernels.js';
 
 type Saved = tf.Tensor[];
 type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: Saved) => tf.Tensor | tf.Tensor[] };
@@ -147,7 +147,7 @@ export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
     const op = customOp(([t], save) => {
       save([flat]);
       return {
-        value: tf.gather(t, flat),
+        value: gatherRows(t as tf.Tensor2D, flat as tf.Tensor1D),
         gradFunc: (dy, [idx]) => [tf.unsortedSegmentSum(dy, idx, vocab)],
       };
     });
@@ -522,33 +522,40 @@ function attentionOp(b: number, lq: number, lk: number, h: number, d: number): (
     const qh = headsOf(qs, b, lq, h, d);
     const kt = headsOfT(k, b, lk, h, d);
     const vh = headsOf(v, b, lk, h, d);
-    const scores = tf.stack(qh.map((qi, i) => tf.matMul(qi, kt[i]))).reshape([b, h, lq, lk]);
-    const p = tf.softmax(tf.add(scores, bias.reshape([b, 1, lq, lk])));
-    const ph = unstack0(p.reshape([bh, lq, lk]));
-    const out = mergeHeads(ph.map((pi, i) => tf.matMul(pi, vh[i])), b, lq, h, d);
-    save([qs, k, v, p]);
+    const biasB = unstack0(bias); // [Lq, Lk] per sample
+    // Per head, on 2-D tensors: same-shape adds and a 2-D softmax are faster on wasm than one broadcasting add and
+    // softmax over [B, H, Lq, Lk], and no stacking/unstacking of the big score tensors is needed.
+    const probs = qh.map((qi, i) => tf.softmax(tf.add(tf.matMul(qi, kt[i]), biasB[Math.floor(i / h)])));
+    const out = mergeHeads(probs.map((pi, i) => tf.matMul(pi, vh[i])), b, lq, h, d);
+    save([qs, k, v, out, ...probs]);
     return {
       value: out,
-      gradFunc: (dy, [qs, k, v, p]) => {
+      gradFunc: (dy, saved) => {
+        const [qs, k, v, out] = saved;
+        const probs = saved.slice(4);
         const doh = headsOf(dy, b, lq, h, d);
         const vt = headsOfT(v, b, lk, h, d);
-        const p3 = p.reshape([bh, lq, lk]);
-        const dp = tf.stack(doh.map((g, i) => tf.matMul(g, vt[i]))); // [bh, lq, lk]
-        // softmax backward: dS = P ⊙ (dP − Σ_j dP·P)
-        const ds = tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)));
-        const pt = unstack0(tf.transpose(p3, [0, 2, 1]));
-        const dv = pt.map((pti, i) => tf.matMul(pti, doh[i])); // Pᵀ·dO
         const kh = headsOf(k, b, lk, h, d);
-        const dsh = unstack0(ds);
-        const dq = dsh.map((dsi, i) => tf.matMul(dsi, kh[i])); // dS·K, times scale below
         const qh = headsOf(qs, b, lq, h, d);
-        const dst = unstack0(tf.transpose(ds, [0, 2, 1]));
-        const dk = dst.map((dsti, i) => tf.matMul(dsti, qh[i])); // dSᵀ·(scale·Q)
+        // softmax backward: dS = P ⊙ (dP − Σ_j P·dP), and Σ_j P_ij·dP_ij = dO_i·O_i — a sum over D instead of Lk.
+        const rowDot = unstack0(tf.transpose(tf.sum(tf.mul(dy, out).reshape([b, lq, h, d]), -1), [0, 2, 1]).reshape([bh, lq, 1]));
+        const dq: tf.Tensor[] = [];
+        const dk: tf.Tensor[] = [];
+        const dv: tf.Tensor[] = [];
+        const dsPerSample: tf.Tensor[][] = Array.from({ length: b }, () => []);
+        for (let i = 0; i < bh; i++) {
+          const p = probs[i];
+          const ds = tf.mul(p, tf.sub(tf.matMul(doh[i], vt[i]), rowDot[i]));
+          dv.push(tf.matMul(tf.transpose(p), doh[i])); // Pᵀ·dO
+          dq.push(tf.matMul(ds, kh[i])); // dS·K (times scale below)
+          dk.push(tf.matMul(tf.transpose(ds), qh[i])); // dSᵀ·(scale·Q)
+          dsPerSample[Math.floor(i / h)].push(ds);
+        }
         return [
           tf.mul(mergeHeads(dq, b, lq, h, d), scale),
           mergeHeads(dk, b, lk, h, d),
           mergeHeads(dv, b, lk, h, d),
-          tf.sum(ds.reshape([b, h, lq, lk]), 1),
+          tf.stack(dsPerSample.map((list) => (list.length === 1 ? list[0] : tf.addN(list)))), // Σ_heads dS
         ];
       },
     };

@@ -1,0 +1,62 @@
+/**
+ * Messages between a {@link DualEngine} and its worker, and the tensor wire format. Tensors travel as plain
+ * typed-array buffers (transferred, not copied, by `postMessage`); nothing here depends on a backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Named tensors: the inputs and outputs of an engine function, and the weights. */
+export type NamedTensors = Record<string, tf.Tensor>;
+
+/** A tensor on the wire. */
+export interface WireTensor {
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool';
+  data: ArrayBuffer;
+}
+export type WireTensors = Record<string, WireTensor>;
+
+export type ToWorker =
+  | { type: 'init'; moduleUrl: string; backend: string }
+  | { type: 'setWeights'; id: number; weights: WireTensors; replace: boolean }
+  | { type: 'call'; id: number; fn: string; inputs: WireTensors; options: unknown; grads?: string[] }
+  | { type: 'resetState'; id: number }
+  | { type: 'memory'; id: number }
+  | { type: 'dispose'; id: number };
+
+export type FromWorker =
+  | { type: 'ready'; backend: string }
+  | { type: 'done'; id: number; outputs?: WireTensors; value?: number; extra?: unknown }
+  | { type: 'error'; id: number; message: string; stack?: string };
+
+/**
+ * Reads a tensor into a fresh buffer that may be transferred. `dataSync` returns a copy on wasm but the backend's own
+ * array on cpu, so the bytes are always copied once here (a memcpy; small next to any model work).
+ */
+export function toWire(t: tf.Tensor): WireTensor {
+  const dtype = t.dtype as WireTensor['dtype'];
+  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') throw new Error(`cannot send a ${t.dtype} tensor to a worker`);
+  const src = t.dataSync() as Float32Array | Int32Array | Uint8Array;
+  const copy = src.slice();
+  return { shape: t.shape.slice(), dtype, data: copy.buffer as ArrayBuffer };
+}
+
+export function toWireAll(ts: NamedTensors): { wire: WireTensors; transfer: ArrayBuffer[] } {
+  const wire: WireTensors = {};
+  const transfer: ArrayBuffer[] = [];
+  for (const [name, t] of Object.entries(ts)) {
+    wire[name] = toWire(t);
+    transfer.push(wire[name].data);
+  }
+  return { wire, transfer };
+}
+
+export function fromWire(w: WireTensor): tf.Tensor {
+  const values = w.dtype === 'float32' ? new Float32Array(w.data) : w.dtype === 'int32' ? new Int32Array(w.data) : new Uint8Array(w.data);
+  return tf.tensor(values, w.shape, w.dtype);
+}
+
+export function fromWireAll(ws: WireTensors): NamedTensors {
+  const out: NamedTensors = {};
+  for (const [name, w] of Object.entries(ws)) out[name] = fromWire(w);
+  return out;
+}
