@@ -9,3 +9,7 @@ export * from './safetensors.js';
 export * from './random.js';
 export * from './ops/primitives.js';
 export * from './di.js';
+export * from './ops/kernels.js';
+export * from './workers/dual-engine.js';
+export * from './workers/local-engine.js';
+export * from './workers/protocol.js';

@@ -24,7 +24,11 @@ export interface ImageSessionInput {
   allow: AllowMask;
 }
 
-/** Logits of the image positions for the current image block. */
+/**
+ * Logits of the image positions for the current image block. The pipeline calls {@link imageLogits} inside
+ * `tf.tidy`: it must not create tensors that outlive the call other than the one it returns (build caches in the
+ * session's constructor, as the prefix-cache session does).
+ */
 export interface ImageLogitsSession {
   /** Whether a prefix cache is used. */
   readonly cached: boolean;

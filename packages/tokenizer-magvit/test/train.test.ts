@@ -10,7 +10,7 @@ before(async () => {
 
 /** A few Adam steps; returns the total loss before each step. */
 function train(model: MagvitTokenizer, images: tf.Tensor4D, steps: number, options: MagvitLossOptions = {}): number[] {
-  const opt = tf.train.adam(3e-3);
+  const opt: tf.Optimizer = tf.train.adam(3e-3); // the base type takes a NamedTensorMap
   const totals: number[] = [];
   try {
     for (let i = 0; i < steps; i++) {
@@ -61,7 +61,7 @@ describe('training (wasm)', () => {
     const images = tf.tidy(() => {
       const table = tf.tensor2d(palette.flat().map((v) => v / 127.5 - 1), [3, 3]);
       const up = tf.tile(cells.reshape([4, 4, 1, 4, 1]), [1, 1, 4, 1, 4]).reshape([4, 16, 16]);
-      return tf.gather(table, up) as tf.Tensor4D;
+      return tf.gather(table, up) as unknown as tf.Tensor4D;
     });
     const targets = nearestPaletteClass(images, palette);
     const want = tf.tidy(() => tf.tile(cells.reshape([4, 4, 1, 4, 1]), [1, 1, 4, 1, 4]).reshape([4, 16, 16]));

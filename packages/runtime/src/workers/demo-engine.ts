@@ -1,0 +1,55 @@
+/**
+ * A small engine module for {@link DualEngine}: a 2-layer GELU MLP (forward and mean-squared-error loss) and the
+ * attention primitive. Used by the worker tests and by `scripts/bench-primitives.ts --workers` to measure what the
+ * second engine gains; also a template for real engine modules (showo-core, trainer).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { SeededRandom } from '../random.js';
+import { geluTanh, linear, multiHeadAttention } from '../ops/primitives.js';
+import type { EngineContext } from './local-engine.js';
+import type { NamedTensors } from './protocol.js';
+
+/** Weights of {@link mlpForward}: w1 [in, hidden], b1, w2 [hidden, out], b2 (seeded, deterministic). */
+export function makeMlpWeights(inDim: number, hidden: number, outDim: number, seed = 1): NamedTensors {
+  const rng = new SeededRandom(seed);
+  const normal = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * scale);
+  return {
+    w1: tf.tensor2d(normal(inDim * hidden, 1 / Math.sqrt(inDim)), [inDim, hidden]),
+    b1: tf.tensor1d(normal(hidden, 0.1)),
+    w2: tf.tensor2d(normal(hidden * outDim, 1 / Math.sqrt(hidden)), [hidden, outDim]),
+    b2: tf.tensor1d(normal(outDim, 0.1)),
+  };
+}
+
+/** inputs.x [..., in] → [..., out]. */
+export function mlpForward(ctx: EngineContext, inputs: NamedTensors): tf.Tensor {
+  const { w1, b1, w2, b2 } = ctx.weights;
+  return linear(geluTanh(linear(inputs.x, w1 as tf.Tensor2D, b1 as tf.Tensor1D)), w2 as tf.Tensor2D, b2 as tf.Tensor1D);
+}
+
+/** Mean squared error of mlpForward(x) against inputs.target: a mean over the batch, as valueAndGrads needs. */
+export function mlpLoss(ctx: EngineContext, inputs: NamedTensors): tf.Scalar {
+  return tf.mean(tf.squaredDifference(mlpForward(ctx, inputs), inputs.target)) as tf.Scalar;
+}
+
+/** multiHeadAttention(q, k, v, bias) with options.heads heads (default 8). */
+export function attention(ctx: EngineContext, inputs: NamedTensors, options: unknown): tf.Tensor {
+  const heads = (options as { heads?: number } | undefined)?.heads ?? 8;
+  const { q, k, v, bias } = inputs;
+  return multiHeadAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, bias as tf.Tensor3D, heads);
+}
+
+/**
+ * Counts calls in the engine's own state (a stand-in for a KV cache): returns [engineIndex, calls so far]. Used
+ * to check that each engine keeps its own state.
+ */
+export function countCalls(ctx: EngineContext): tf.Tensor {
+  const n = ((ctx.state.get('calls') as number | undefined) ?? 0) + 1;
+  ctx.state.set('calls', n);
+  return tf.tensor1d([ctx.engineIndex, n]);
+}
+
+/** Throws, to test error propagation. */
+export function fail(): never {
+  throw new Error('deliberate failure in the engine module');
+}

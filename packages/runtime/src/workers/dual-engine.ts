@@ -1,0 +1,417 @@
+/**
+ * Two tfjs engines, one per core: the main thread's and a second wasm instance in a `node:worker_threads` worker.
+ *
+ * tfjs-backend-wasm is single-threaded in Node, so one process uses one core. A {@link DualEngine} runs the same
+ * *engine module* (an ES module exporting {@link EngineFunction}s) on both, with the weights mirrored once into the
+ * worker, and splits work that has two independent halves:
+ * - **CFG**: the conditional and unconditional branches of classifier-free guidance ({@link DualEngine.runPair},
+ *   or {@link DualEngine.runSplit} when both are in one batch);
+ * - **training**: the two halves of a batch, gradients averaged ({@link DualEngine.valueAndGrads}).
+ *
+ * With `workers: 1` every call runs on the main thread, sequentially, with the same results and the same API — so
+ * callers need no second code path. Choose with the `workers` option or `SHOWO_WORKERS=1|2`.
+ *
+ * @example
+ * ```ts
+ * // model-engine.ts — the engine module (must import only what a worker can load)
+ * export function forward(ctx: EngineContext, inputs: NamedTensors, options: unknown) {
+ *   return myModel(ctx.weights, inputs.ids);           // returns logits
+ * }
+ * export function loss(ctx: EngineContext, inputs: NamedTensors) {
+ *   return myLoss(ctx.weights, inputs.ids, inputs.labels); // scalar, mean over the batch
+ * }
+ *
+ * // caller
+ * const engine = await DualEngine.create({ module: new URL('./model-engine.js', import.meta.url), workers: 2 });
+ * await engine.setWeights(weights);                    // copied into the worker once
+ * const [cond, uncond] = await engine.runPair('forward', [{ ids: condIds }, { ids: uncondIds }]);
+ * const { value, grads } = await engine.valueAndGrads('loss', { ids, labels }); // batch halves on both cores
+ * optimizer.applyGradients(grads);                     // grads are keyed by weight name
+ * await engine.syncWeights();                          // re-mirror the updated weights into the worker
+ * await engine.dispose();
+ * ```
+ *
+ * The module URL may point at a `.ts` file in development (the worker then starts with `--import tsx`) or at the
+ * built `.js`. Weights are referenced, not copied, on the main thread: keep them alive while the engine uses them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError, ShowoError } from '../errors.js';
+import { LocalEngine, SINGLE_OUTPUT } from './local-engine.js';
+import { fromWireAll, toWireAll, type FromWorker, type NamedTensors, type ToWorker, type WireTensors } from './protocol.js';
+
+export type { EngineContext, EngineFunction } from './local-engine.js';
+export type { NamedTensors } from './protocol.js';
+
+/** The worker failed or answered with an error. */
+export class WorkerError extends ShowoError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WORKER_ERROR', message, options);
+  }
+}
+
+/** Output of an engine function: what it returned, a tensor or a record of tensors. */
+export type EngineOutput = tf.Tensor | NamedTensors;
+
+export interface DualEngineOptions {
+  /** The engine module: a file URL, or a path (relative paths resolve against the current directory). */
+  module: string | URL;
+  /**
+   * 1: everything on the main thread. 2: a second engine in a worker. 'auto': 2 when the machine has at least two
+   * cores. Default: `SHOWO_WORKERS` from `env` when set (1, 2 or auto), else 1.
+   */
+  workers?: 1 | 2 | 'auto';
+  /** Backend of the worker's engine. Default: the main thread's current tfjs backend. */
+  backend?: string;
+  /** Environment to read SHOWO_WORKERS from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface SplitOptions {
+  /** Passed to the engine function on both engines (structured-cloneable data). */
+  options?: unknown;
+  /** Names of inputs given whole to both halves instead of being split along axis 0 (e.g. a shared mask). */
+  shared?: string[];
+}
+
+/** Resolves the worker count from the option and `SHOWO_WORKERS`. */
+export function resolveWorkerCount(requested: DualEngineOptions['workers'], env: Record<string, string | undefined> = process.env): 1 | 2 {
+  let want: string | number | undefined = requested;
+  if (want === undefined) want = env.SHOWO_WORKERS?.trim() || 1;
+  if (want === 'auto') return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1;
+  const n = Number(want);
+  if (n !== 1 && n !== 2) throw new InvalidArgumentError(`workers must be 1, 2 or "auto" (SHOWO_WORKERS=1|2|auto), got ${JSON.stringify(want)}`);
+  return n;
+}
+
+function moduleHref(m: string | URL): string {
+  if (m instanceof URL) return m.href;
+  if (/^[a-z]+:/i.test(m) && !/^[a-z]:[\\/]/i.test(m)) return m; // already a URL (not a Windows drive path)
+  return pathToFileURL(path.resolve(m)).href;
+}
+
+const isTs = (href: string): boolean => /\.[cm]?ts$/.test(new URL(href).pathname);
+
+interface Pending {
+  resolve: (msg: Extract<FromWorker, { type: 'done' }>) => void;
+  reject: (e: Error) => void;
+}
+
+/** Splits along axis 0 into ⌈n/2⌉ and ⌊n/2⌋; shared inputs go whole to both. */
+function splitInputs(inputs: NamedTensors, shared: string[]): { a: NamedTensors; b: NamedTensors; na: number; nb: number } {
+  let n: number | undefined;
+  for (const [name, t] of Object.entries(inputs)) {
+    if (shared.includes(name)) continue;
+    if (t.rank === 0) throw new InvalidArgumentError(`cannot split scalar input "${name}" along the batch axis (list it in "shared")`);
+    if (n === undefined) n = t.shape[0];
+    else if (t.shape[0] !== n) throw new InvalidArgumentError(`inputs disagree on the batch size: "${name}" has ${t.shape[0]}, expected ${n} (list shared inputs in "shared")`);
+  }
+  if (n === undefined) throw new InvalidArgumentError('no input to split along the batch axis');
+  const na = Math.ceil(n / 2);
+  const nb = n - na;
+  const a: NamedTensors = {};
+  const b: NamedTensors = {};
+  for (const [name, t] of Object.entries(inputs)) {
+    if (shared.includes(name) || nb === 0) {
+      a[name] = t;
+      b[name] = t;
+    } else {
+      const [ta, tb] = tf.split(t, [na, nb], 0);
+      a[name] = ta;
+      b[name] = tb;
+    }
+  }
+  return { a, b, na, nb };
+}
+
+function disposeSplit(halves: NamedTensors, inputs: NamedTensors): void {
+  for (const [name, t] of Object.entries(halves)) if (inputs[name] !== t) t.dispose();
+}
+
+/** See the module documentation above. */
+export class DualEngine {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failed: Error | undefined;
+  private weightNames: string[] = [];
+  private disposed = false;
+
+  private constructor(
+    /** Engines in use: 1 (main thread only) or 2 (main thread + worker). */
+    readonly workers: 1 | 2,
+    private readonly local: LocalEngine,
+    private readonly worker: Worker | undefined,
+  ) {
+    worker?.on('message', (msg: FromWorker) => this.onMessage(msg));
+    worker?.on('error', (e) => this.fail(new WorkerError(`engine worker crashed: ${e.message}`, { cause: e })));
+    worker?.on('exit', (code) => {
+      if (!this.disposed) this.fail(new WorkerError(`engine worker exited with code ${code}`));
+    });
+    worker?.unref(); // an idle engine must not keep the process alive; re-referenced while calls are pending
+  }
+
+  /**
+   * Loads the engine module on the main thread and, with 2 workers, starts the worker (a fresh wasm instance:
+   * ~0.5–1 s) and loads the module there too.
+   */
+  static async create(options: DualEngineOptions): Promise<DualEngine> {
+    const workers = resolveWorkerCount(options.workers, options.env ?? process.env);
+    const href = moduleHref(options.module);
+    const mod = (await import(href)) as Record<string, unknown>;
+    const local = new LocalEngine(mod, 0);
+    if (workers === 1) return new DualEngine(1, local, undefined);
+
+    const here = import.meta.url;
+    const devSources = isTs(here);
+    const workerUrl = new URL(devSources ? './engine-worker.ts' : './engine-worker.js', here);
+    let execArgv: string[] | undefined; // undefined: inherit the parent's (which may already load tsx)
+    const parentHasTsx = process.execArgv.some((a) => a.includes('tsx'));
+    if ((devSources || isTs(href)) && !parentHasTsx) {
+      let tsx = 'tsx';
+      try {
+        tsx = import.meta.resolve('tsx');
+      } catch {
+        /* fall back to resolving 'tsx' from the working directory */
+      }
+      execArgv = [...process.execArgv, '--import', tsx];
+    }
+    const worker = new Worker(workerUrl, { execArgv });
+    const backend = options.backend ?? tf.getBackend();
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (msg: FromWorker): void => {
+        if (msg.type === 'ready') {
+          cleanup();
+          resolve();
+        } else if (msg.type === 'error') {
+          cleanup();
+          reject(new WorkerError(`engine worker failed to start: ${msg.message}`));
+        }
+      };
+      const onError = (e: Error): void => {
+        cleanup();
+        reject(new WorkerError(`engine worker failed to start: ${e.message}`, { cause: e }));
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new WorkerError(`engine worker exited during start (code ${code})`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage({ type: 'init', moduleUrl: href, backend } satisfies ToWorker);
+    }).catch(async (e) => {
+      await worker.terminate();
+      throw e;
+    });
+    return new DualEngine(2, local, worker);
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.type === 'ready') return;
+    const p = this.pending.get(msg.id);
+    if (!p) {
+      if (msg.type === 'error') this.fail(new WorkerError(`engine worker: ${msg.message}`));
+      return;
+    }
+    this.pending.delete(msg.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (msg.type === 'error') {
+      const e = new WorkerError(`engine worker: ${msg.message}`);
+      if (msg.stack) e.stack = `${e.name}: ${e.message}\n--- in the worker ---\n${msg.stack}`;
+      p.reject(e);
+    } else p.resolve(msg);
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private send(msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<Extract<FromWorker, { type: 'done' }>> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new WorkerError('no worker'));
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.disposed) return Promise.reject(new WorkerError('engine disposed'));
+    return new Promise((resolve, reject) => {
+      const id = (msg as { id: number }).id;
+      if (this.pending.size === 0) worker.ref();
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage(msg, transfer);
+    });
+  }
+
+  private id(): number {
+    return this.nextId++;
+  }
+
+  /**
+   * Registers the weights by name. The main thread uses these very tensors (no copy — keep them alive and do not
+   * dispose them while the engine runs); the worker gets a copy, sent once. Names not in `weights` are dropped.
+   */
+  async setWeights(weights: NamedTensors): Promise<void> {
+    this.local.setWeights(weights, false, true);
+    this.weightNames = Object.keys(weights);
+    if (!this.worker) return;
+    const { wire, transfer } = toWireAll(weights);
+    await this.send({ type: 'setWeights', id: this.id(), weights: wire, replace: true }, transfer);
+  }
+
+  /**
+   * Copies the current values of the registered weights (all, or the named ones) into the worker again: call after
+   * an optimizer step, or after assigning new values to the weight variables. A no-op with one worker.
+   */
+  async syncWeights(names: string[] = this.weightNames): Promise<void> {
+    if (!this.worker) return;
+    const subset: NamedTensors = {};
+    for (const n of names) {
+      const t = this.local.weights[n];
+      if (!t) throw new InvalidArgumentError(`syncWeights: no weight named "${n}"`);
+      subset[n] = t;
+    }
+    const { wire, transfer } = toWireAll(subset);
+    await this.send({ type: 'setWeights', id: this.id(), weights: wire, replace: false }, transfer);
+  }
+
+  /** Runs `fn` on the main thread's engine only. */
+  async run(fn: string, inputs: NamedTensors, options?: unknown): Promise<EngineOutput> {
+    this.check();
+    return this.local.call(fn, inputs, options);
+  }
+
+  /**
+   * Runs `fn(inputs[0])` on the main thread and `fn(inputs[1])` on the worker at the same time (both on the main
+   * thread, one after the other, with one worker). The typical use is classifier-free guidance: conditional and
+   * unconditional branch. Per-engine `ctx.state` stays with its branch (engine 0: first, engine 1: second).
+   * Outputs are owned by the caller.
+   */
+  async runPair(fn: string, inputs: [NamedTensors, NamedTensors], options?: unknown): Promise<[EngineOutput, EngineOutput]> {
+    this.check();
+    if (!this.worker) return [this.local.call(fn, inputs[0], options), this.local.call(fn, inputs[1], options)];
+    // Post the worker's half first, then compute ours while it computes its own.
+    const { wire, transfer } = toWireAll(inputs[1]);
+    const remote = this.send({ type: 'call', id: this.id(), fn, inputs: wire, options }, transfer);
+    let mine: EngineOutput;
+    try {
+      mine = this.local.call(fn, inputs[0], options);
+    } catch (e) {
+      await remote.then(
+        (m) => m.outputs && tf.dispose(Object.values(fromWireAll(m.outputs))),
+        () => undefined,
+      );
+      throw e;
+    }
+    const theirs = outputOf((await remote).outputs ?? {});
+    return [mine, theirs];
+  }
+
+  /**
+   * Splits every input along axis 0 (batch) into two halves, runs `fn` on both halves in parallel (the first,
+   * larger half on the main thread) and concatenates every output along axis 0. For functions whose outputs are
+   * per-sample (forward passes); with one worker it simply runs `fn` on the whole batch.
+   */
+  async runSplit(fn: string, inputs: NamedTensors, split: SplitOptions = {}): Promise<EngineOutput> {
+    this.check();
+    if (!this.worker) return this.local.call(fn, inputs, split.options);
+    const { a, b, nb } = splitInputs(inputs, split.shared ?? []);
+    try {
+      if (nb === 0) return this.local.call(fn, inputs, split.options);
+      const [oa, ob] = await this.runPair(fn, [a, b], split.options);
+      return concatOutputs(oa, ob);
+    } finally {
+      disposeSplit(a, inputs);
+      disposeSplit(b, inputs);
+    }
+  }
+
+  /**
+   * Loss and gradients with the batch split over both engines: each computes the value and gradients of `fn` (a
+   * scalar **mean over its samples**) on its half, and the results are averaged weighted by half size — exactly
+   * the full-batch mean loss and gradient. Gradients are keyed by weight name (default: all float32 weights), and
+   * owned by the caller. With one worker, the whole batch runs on the main thread.
+   */
+  async valueAndGrads(fn: string, inputs: NamedTensors, split: SplitOptions & { weights?: string[] } = {}): Promise<{ value: tf.Scalar; grads: NamedTensors }> {
+    this.check();
+    if (!this.worker) return this.local.valueAndGrads(fn, inputs, split.options, split.weights);
+    const { a, b, na, nb } = splitInputs(inputs, split.shared ?? []);
+    try {
+      if (nb === 0) return this.local.valueAndGrads(fn, inputs, split.options, split.weights);
+      const { wire, transfer } = toWireAll(b);
+      const remote = this.send({ type: 'call', id: this.id(), fn, inputs: wire, options: split.options, grads: split.weights ?? [] }, transfer);
+      let mine: { value: tf.Scalar; grads: NamedTensors };
+      try {
+        mine = this.local.valueAndGrads(fn, a, split.options, split.weights);
+      } catch (e) {
+        await remote.catch(() => undefined);
+        throw e;
+      }
+      const msg = await remote;
+      const theirs = fromWireAll(msg.outputs ?? {});
+      const wa = na / (na + nb);
+      const wb = nb / (na + nb);
+      const grads: NamedTensors = {};
+      for (const [name, g] of Object.entries(mine.grads)) {
+        grads[name] = tf.tidy(() => tf.add(tf.mul(g, wa), tf.mul(theirs[name], wb)));
+      }
+      const value = tf.tidy(() => tf.add(tf.mul(mine.value, wa), (msg.value ?? 0) * wb)) as tf.Scalar;
+      tf.dispose([mine.value, ...Object.values(mine.grads), ...Object.values(theirs)]);
+      return { value, grads };
+    } finally {
+      disposeSplit(a, inputs);
+      disposeSplit(b, inputs);
+    }
+  }
+
+  /** Clears `ctx.state` on both engines (disposing the tensors in it). */
+  async resetState(): Promise<void> {
+    this.local.resetState();
+    if (this.worker) await this.send({ type: 'resetState', id: this.id() });
+  }
+
+  /** `tf.memory()` of the worker's engine (undefined with one worker): for leak checks and memory budgets. */
+  async workerMemory(): Promise<tf.MemoryInfo | undefined> {
+    if (!this.worker) return undefined;
+    return (await this.send({ type: 'memory', id: this.id() })).extra as tf.MemoryInfo;
+  }
+
+  /** Stops the worker and drops the engine's references (the caller's weights are not disposed). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    if (this.worker && !this.failed) {
+      await this.send({ type: 'dispose', id: this.id() }).catch(() => undefined);
+    }
+    this.disposed = true;
+    this.local.resetState();
+    this.local.setWeights({}, false, true);
+    await this.worker?.terminate();
+  }
+
+  private check(): void {
+    if (this.disposed) throw new WorkerError('engine disposed');
+    if (this.failed) throw this.failed;
+  }
+}
+
+function outputOf(wire: WireTensors): EngineOutput {
+  const named = fromWireAll(wire);
+  return SINGLE_OUTPUT in named ? named[SINGLE_OUTPUT] : named;
+}
+
+function concatOutputs(a: EngineOutput, b: EngineOutput): EngineOutput {
+  try {
+    if (a instanceof tf.Tensor) return tf.concat([a, b as tf.Tensor], 0);
+    const out: NamedTensors = {};
+    for (const [name, t] of Object.entries(a)) out[name] = tf.concat([t, (b as NamedTensors)[name]], 0);
+    return out;
+  } finally {
+    tf.dispose(a instanceof tf.Tensor ? [a, b as tf.Tensor] : [...Object.values(a), ...Object.values(b as NamedTensors)]);
+  }
+}
