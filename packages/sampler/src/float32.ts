@@ -66,8 +66,3 @@ export function softmaxRow(values: ArrayLike<number>, offset: number, length: nu
   for (let j = 0; j < length; j++) out[outOffset + j] = f32(out[outOffset + j] / sum);
 }
 
-/** The `k`-th smallest value (0-based) of `values` (a sorted copy; rows are short, sorting is cheap). */
-export function kthSmallest(values: Float32Array, k: number): number {
-  const sorted = Float32Array.from(values).sort();
-  return sorted[k];
-}

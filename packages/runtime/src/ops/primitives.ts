@@ -36,7 +36,7 @@ function customOp(f: (inputs: tf.Tensor[], save: (tensors: tf.Tensor[]) => void)
     const save = args[args.length - 1] as (t: tf.Tensor[]) => void;
     const r = f(args.slice(0, -1) as tf.Tensor[], save);
     return { value: r.value, gradFunc: (dy: tf.Tensor, saved: Saved) => tf.tidy(() => r.gradFunc(dy, saved)) };
-  }) as unknown as tf.CustomGradientFunc<tf.Tensor>);
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return g as (...inputs: tf.Tensor[]) => tf.Tensor;
 }
 
@@ -148,7 +148,7 @@ export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
       save([flat]);
       return {
         value: gatherRows(t as tf.Tensor2D, flat as tf.Tensor1D),
-        gradFunc: (dy, [idx]) => [tf.unsortedSegmentSum(dy, idx, vocab)],
+        gradFunc: (dy, [idx]) => [tf.unsortedSegmentSum(dy, idx as tf.Tensor1D, vocab)],
       };
     });
     return op(table).reshape([...ids.shape, hidden]);
@@ -442,7 +442,7 @@ function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeo
           dx = tf.slice(dx, [0, crop[0], crop[2], 0], [-1, dx.shape[1] - crop[0] - crop[1], dx.shape[2] - crop[2] - crop[3], -1]);
         }
         const dw = convWeightGrad(x as tf.Tensor4D, dy4, kh, kw, stride, top, left);
-        const grads = [dx, dw];
+        const grads: tf.Tensor[] = [dx, dw];
         if (hasBias) grads.push(columnSum(dy.reshape([-1, cout]) as tf.Tensor2D));
         return grads;
       },

@@ -335,4 +335,3 @@ export function extrapolate(deps: ImagePipelineDeps, request: ExtrapolateRequest
   }, request.signal);
 }
 
-export type { ImageInput, RgbImage };

@@ -1,0 +1,135 @@
+// Shared helpers of the embedded-model scripts (scripts/embedded/*): argument parsing, logging, the tokenizer
+// config of the embedded model, and the tokenizer gate (reconstruct scenes, compare detected objects).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { createMagvitConfig, type MagvitConfig, type MagvitTokenizer, type PaletteColour } from '@showo/tokenizer-magvit';
+import { COLORS, PALETTE, detectObjects, renderScene, whereOf, type Scene } from '@showo/shapes-world';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+export function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+}
+export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+
+export function log(...parts: unknown[]): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...parts);
+}
+
+/** The 7 classes of the palette decoder: white background first, then the SPEC colours in SPEC order. */
+export const WORLD_PALETTE: PaletteColour[] = [[255, 255, 255], ...COLORS.map((c) => [...PALETTE[c]] as unknown as PaletteColour)];
+
+/** Embedded tokenizer: 64×64 → 16×16 codes of 8 bits, palette-class decoder (calibration's successful recipe). */
+export function embeddedMagvitConfig(ch = 32): MagvitConfig {
+  return createMagvitConfig({
+    ch,
+    chMult: [1, 2, 2],
+    numResBlocks: 1,
+    resolution: 64,
+    codebookDim: 8,
+    normGroups: 8,
+    outputMode: 'palette',
+    palette: WORLD_PALETTE,
+  });
+}
+
+/** RGB bytes [N·64·64·3] → float images in [−1, 1]. */
+export function scenesToTensor(scenes: readonly Scene[]): tf.Tensor4D {
+  const n = 64 * 64 * 3;
+  const px = new Float32Array(scenes.length * n);
+  scenes.forEach((s, b) => {
+    const rgb = renderScene(s);
+    for (let i = 0; i < n; i++) px[b * n + i] = rgb[i] / 127.5 - 1;
+  });
+  return tf.tensor4d(px, [scenes.length, 64, 64, 3]);
+}
+
+/** Float images in [−1, 1] → RGB bytes per image. */
+export function tensorToBytes(images: tf.Tensor4D): Uint8Array[] {
+  const [b, h, w] = images.shape;
+  const data = images.dataSync();
+  const n = h * w * 3;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < b; i++) {
+    const u = new Uint8Array(n);
+    for (let j = 0; j < n; j++) u[j] = Math.max(0, Math.min(255, Math.round((data[i * n + j] + 1) * 127.5)));
+    out.push(u);
+  }
+  return out;
+}
+
+/** Multiset key of detected objects: shape, colour and thirds of each. */
+export function objectKey(image: ArrayLike<number>): string {
+  return detectObjects(image)
+    .map((o) => {
+      const w = whereOf(o);
+      return `${o.shape}/${o.color}/${w.horizontal ?? ''}${(w as unknown as Record<string, string>).vertical ?? ''}`;
+    })
+    .sort()
+    .join('|');
+}
+
+export interface TokenizerGate {
+  n: number;
+  agreement: number;
+  psnr: number;
+  /** Images whose decoded pixels are exactly the original's. */
+  exact: number;
+  codesUsed: number;
+  failures: { original: string; decoded: string }[];
+}
+
+/** Reconstructs scenes through the tokenizer (encode → codes → decode) and scores them against the originals. */
+export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], batch = 32): TokenizerGate {
+  let agree = 0;
+  let mseSum = 0;
+  let exact = 0;
+  const used = new Set<number>();
+  const failures: TokenizerGate['failures'] = [];
+  for (let i = 0; i < scenes.length; i += batch) {
+    const part = scenes.slice(i, i + batch);
+    const originals = part.map((s) => renderScene(s));
+    const x = scenesToTensor(part);
+    const codes = model.encodeToCodes(x);
+    for (const c of codes.dataSync()) used.add(c);
+    const y = model.decodeCodes(codes);
+    const decoded = tensorToBytes(y);
+    tf.dispose([x, codes, y]);
+    part.forEach((_, k) => {
+      const a = originals[k];
+      const b = decoded[k];
+      let se = 0;
+      for (let j = 0; j < a.length; j++) se += (a[j] - b[j]) ** 2;
+      mseSum += se / a.length;
+      if (se === 0) exact++;
+      const ka = objectKey(a);
+      const kb = objectKey(b);
+      if (ka === kb) agree++;
+      else if (failures.length < 20) failures.push({ original: ka, decoded: kb });
+    });
+  }
+  const mse = mseSum / scenes.length;
+  return {
+    n: scenes.length,
+    agreement: agree / scenes.length,
+    psnr: mse === 0 ? 99 : 10 * Math.log10((255 * 255) / mse),
+    exact: exact / scenes.length,
+    codesUsed: used.size,
+    failures,
+  };
+}
+
+export function readJsonl<T>(file: string): T[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+export function appendJsonl(file: string, obj: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.appendFileSync(file, JSON.stringify(obj) + '\n');
+}
