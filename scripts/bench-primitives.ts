@@ -4,15 +4,23 @@
  * bench configuration (hidden 256, 8 heads, intermediate 1024, 291 positions, batch 2) and of a small MAGVIT stage.
  *
  *   node --import tsx scripts/bench-primitives.ts [--backend wasm|cpu|tensorflow] [--filter text] [--reps n] [--wall]
+ *                                                 [--workers-only | --no-workers]
  *
  * Prints a table: median milliseconds, effective GFLOP/s for matMul-bound primitives, and that rate as a share of
  * the measured peak (a plain 2-D 1024×1024 matMul on the same backend). The machine is shared: re-run before
  * trusting a small difference.
+ *
+ * A second table measures the DualEngine (packages/runtime/src/workers): the same calls with `workers: 1` (main
+ * thread only) and `workers: 2` (main thread + a worker's wasm instance), in wall-clock time since the point is
+ * parallelism. It needs two idle cores to show its gain; the load average is printed next to it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../packages/runtime/src/backend.js';
 import * as fast from '../packages/runtime/src/ops/primitives.js';
 import * as ref from '../packages/runtime/src/ops/reference.js';
+import { DualEngine, type NamedTensors } from '../packages/runtime/src/workers/dual-engine.js';
+import { makeMlpWeights } from '../packages/runtime/src/workers/demo-engine.js';
+import os from 'node:os';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -209,6 +217,84 @@ const entries: Entry[] = [
   },
 ];
 
+/** Median wall ms of an async call, after one warm-up. */
+async function timeAsync(f: () => Promise<void>, reps: number): Promise<number> {
+  await f();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function benchWorkers(): Promise<void> {
+  const moduleUrl = new URL('../packages/runtime/src/workers/demo-engine.ts', import.meta.url);
+  const weights = makeMlpWeights(256, 1024, 256, 1);
+  const rows = 1164; // 4 × 291 positions per branch / per half batch
+  const xa = tf.randomNormal([rows, 256]);
+  const xb = tf.randomNormal([rows, 256]);
+  const x2 = tf.concat([xa, xb]);
+  const target = tf.randomNormal([2 * rows, 256]);
+  const att = (): NamedTensors => ({ q: tf.randomNormal([1, L, HID]), k: tf.randomNormal([1, L, HID]), v: tf.randomNormal([1, L, HID]), bias: tf.zeros([1, L, L]) });
+  const ia = att();
+  const ib = att();
+  const mlpFlops = 2 * rows * 256 * 1024 * 2;
+  const cases: Array<{ name: string; flops: number; run: (e: DualEngine) => Promise<void> }> = [
+    {
+      name: `CFG pair: MLP 256→1024→256 on ${rows} rows per branch (runPair)`,
+      flops: 2 * mlpFlops,
+      run: async (e) => tf.dispose((await e.runPair('mlpForward', [{ x: xa }, { x: xb }])) as tf.Tensor[]),
+    },
+    {
+      name: `batch split: same MLP, ${2 * rows} rows (runSplit)`,
+      flops: 2 * mlpFlops,
+      run: async (e) => tf.dispose((await e.runSplit('mlpForward', { x: x2 })) as tf.Tensor),
+    },
+    {
+      name: `training: MLP loss + grads, ${2 * rows} rows split in halves (valueAndGrads)`,
+      flops: 6 * mlpFlops,
+      run: async (e) => {
+        const { value, grads } = await e.valueAndGrads('mlpLoss', { x: x2, target });
+        tf.dispose([value, ...Object.values(grads)]);
+      },
+    },
+    {
+      name: `CFG pair: attention L${L} ${HEADS}×${HID / HEADS}, batch 1 per branch`,
+      flops: 2 * 4 * L * L * HID,
+      run: async (e) => tf.dispose((await e.runPair('attention', [ia, ib], { heads: HEADS })) as tf.Tensor[]),
+    },
+  ];
+  const engines: Record<number, DualEngine> = {};
+  let startMs = 0;
+  for (const w of [1, 2] as const) {
+    const t0 = performance.now();
+    engines[w] = await DualEngine.create({ module: moduleUrl, workers: w });
+    await engines[w].setWeights(weights);
+    if (w === 2) startMs = performance.now() - t0;
+  }
+  console.log('');
+  console.log(`DualEngine (wall-clock ms, median of ${Math.max(minReps, 5)}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores; worker start + weights ${startMs.toFixed(0)} ms)`);
+  const head = ['call', 'workers: 1', 'workers: 2', 'speed-up', 'GFLOP/s w2'];
+  const out: string[][] = [];
+  for (const c of cases) {
+    if (filter && !c.name.includes(filter)) continue;
+    const t1 = await timeAsync(() => c.run(engines[1]), Math.max(minReps, 5));
+    const t2 = await timeAsync(() => c.run(engines[2]), Math.max(minReps, 5));
+    out.push([c.name, t1.toFixed(1), t2.toFixed(1), `${(t1 / t2).toFixed(2)}×`, (c.flops / t2 / 1e6).toFixed(1)]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...out.map((r) => r[i].length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  for (const r of out) console.log(line(r));
+  await engines[1].dispose();
+  await engines[2].dispose();
+  tf.dispose([xa, xb, x2, target, ...Object.values(ia), ...Object.values(ib), ...Object.values(weights)]);
+}
+
 function fmt(ms: number | undefined): string {
   return ms === undefined ? 'n/a' : ms.toFixed(2);
 }
@@ -260,7 +346,13 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(line(r));
 }
 
-main().catch((e) => {
+async function run(): Promise<void> {
+  if (!args.includes('--workers-only')) await main();
+  else await initBackend(backend);
+  if (!args.includes('--no-workers')) await benchWorkers();
+}
+
+run().catch((e) => {
   console.error(e);
   process.exit(1);
 });

@@ -65,7 +65,7 @@ export function objectKey(image: ArrayLike<number>): string {
   return detectObjects(image)
     .map((o) => {
       const w = whereOf(o);
-      return `${o.shape}/${o.color}/${w.horizontal ?? ''}${(w as unknown as Record<string, string>).vertical ?? ''}`;
+      return `${o.shape}/${o.color}/${w.horizontal}-${w.vertical}`;
     })
     .sort()
     .join('|');

@@ -250,6 +250,8 @@ const CASES: Case[] = [
   convCase('conv2d 1×1 stride 1 (matMul path) + bias', [2, 3, 4, 5], [1, 1, 5, 3], true, 1, 'valid'),
   convCase('conv2d 1×1 stride 2', [1, 5, 4, 3], [1, 1, 3, 2], false, 2, 'valid'),
   convCase('conv2d 4×4 stride 2 explicit [[2,1],[1,2]]', [1, 6, 6, 2], [4, 4, 2, 2], false, 2, [[2, 1], [1, 2]]),
+  convCase('conv2d 3×3 stride 2 pad [[3,0],[0,3]] (padding wider than the kernel)', [1, 5, 5, 2], [3, 3, 2, 2], true, 2, [[3, 0], [0, 3]]),
+  convCase('conv2d 3×3 stride 3 same, batch 3', [3, 7, 8, 2], [3, 3, 2, 3], false, 3, 'same'),
   {
     name: 'upsampleNearest2x',
     inputs: [{ shape: [2, 2, 3, 3] }],

@@ -25,4 +25,5 @@ export * from './pipelines/image-common.js';
 export * from './pipelines/image-tasks.js';
 export * from './pipelines/text.js';
 export * from './pipelines/pipelines.js';
+export * from './pipelines/howto.js';
 export * from './di.js';

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendRows, extendMask, sliceMask, type AllowMask } from '@showo/omni-attention';
 import { ModelOutputError } from './errors.js';
-import type { CacheHandle, CachingSequenceModel, LogitsRange, SequenceLogitsModel } from './types.js';
+import type { CacheHandle, CachingSequenceModel, SequenceLogitsModel } from './types.js';
 
 /** Whether to use the model's caches: `auto` uses them when the model has them and they are exact for the mask. */
 export type CacheMode = 'auto' | 'none';

@@ -7,7 +7,6 @@ import {
   ImageSizeMismatchError,
   InvalidSamplingOptionError,
   InvalidStepsError,
-  MASKED,
   PromptBudgetError,
   UnknownScheduleError,
   edit,
@@ -172,4 +171,3 @@ test('the same seed gives the same image; the scheduler draws 2·B·N uniforms p
   t.dispose();
 });
 
-void MASKED;

@@ -248,7 +248,9 @@ export class ShowoModel {
    * logits. For MaskGIT with classifier-free guidance pass the cond and uncond prefixes as 2B rows.
    */
   prefill(ids: tf.Tensor, allow: AllowInput): KVCache {
-    const cache = this.emptyCache(ids.shape[0] ?? 0);
+    this.assertLive();
+    this.checkIds(ids);
+    const cache = this.emptyCache(ids.shape[0]);
     try {
       this.runCached(ids, allow, cache, true, undefined);
     } catch (e) {

@@ -22,6 +22,7 @@ export interface MagvitImageCodec {
   imagesToTensor: typeof images.imagesToTensor;
   loadImageBatch: typeof images.loadImageBatch;
   tensorToImages: typeof images.tensorToImages;
+  codesToImages: typeof images.codesToImages;
   encodePng: typeof images.encodePng;
   writePng: typeof images.writePng;
 }
@@ -52,6 +53,7 @@ export const defaultImageCodec: MagvitImageCodec = {
   imagesToTensor: images.imagesToTensor,
   loadImageBatch: images.loadImageBatch,
   tensorToImages: images.tensorToImages,
+  codesToImages: images.codesToImages,
   encodePng: images.encodePng,
   writePng: images.writePng,
 };

@@ -14,6 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { CorruptImageError, ImageShapeError, UnsupportedImageError } from './errors.js';
+import type { CodesInput } from './lfq.js';
+import type { MagvitTokenizer } from './model.js';
 
 const { PNG } = pngjs;
 
@@ -290,4 +292,14 @@ export function tensorToImages(images: tf.Tensor): RgbImage[] {
     out.push({ width: w, height: h, data });
   }
   return out;
+}
+
+/** Codes [B, h·w] → decoded 8-bit RGB images (see {@link tensorToImages}); no tensors outlive the call. */
+export function codesToImages(model: MagvitTokenizer, codes: CodesInput, shape?: readonly [number, number]): RgbImage[] {
+  const images = model.decodeCodes(codes, shape);
+  try {
+    return tensorToImages(images);
+  } finally {
+    images.dispose();
+  }
 }

@@ -254,20 +254,57 @@ export class MagvitTokenizer {
   }
 
   /**
+   * Images that one inference pass may hold at once. The largest activations live at full resolution; a ResNet
+   * block keeps about eight of them alive at its peak. On wasm (32-bit heap; past ~3.5 GiB allocations silently
+   * corrupt data) batches are split so that the estimate stays under {@link MagvitTokenizer.wasmBudgetBytes};
+   * other backends run the batch whole.
+   */
+  imagesPerPass(height: number, width: number): number {
+    if (tf.getBackend() !== 'wasm') return Infinity;
+    const e = this.config.encoder;
+    const d = this.config.decoder;
+    const widest = Math.max(e.ch * e.chMult[0], d.ch * d.chMult[0], d.chMult.length > 1 ? d.ch * d.chMult[1] : 0, 3);
+    const perImage = 8 * height * width * widest * 4;
+    const free = MagvitTokenizer.wasmBudgetBytes - tf.memory().numBytes;
+    return Math.max(1, Math.floor(free / perImage));
+  }
+
+  /** Live-tensor budget of one inference pass on wasm (default 3 GiB). */
+  static wasmBudgetBytes = 3 * 1024 ** 3;
+
+  /** Runs `f` on consecutive batch chunks of at most `n` and concatenates the results along axis 0. */
+  private chunked<T extends tf.Tensor>(batch: number, n: number, f: (start: number, size: number) => T): T {
+    if (batch <= n) return f(0, batch);
+    const parts: T[] = [];
+    try {
+      for (let s = 0; s < batch; s += n) parts.push(f(s, Math.min(n, batch - s)));
+      return tf.concat(parts, 0) as T;
+    } finally {
+      tf.dispose(parts);
+    }
+  }
+
+  private slice4(x: tf.Tensor4D, start: number, size: number, batch: number): tf.Tensor4D {
+    return start === 0 && size === batch ? x : (tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D);
+  }
+
+  /**
    * Encoder output before quantisation (official `MAGVITv2.encoder(x)`, quant_conv included): images
    * [B, H, W, 3] in [−1, 1] → latent [B, H/f, W/f, D].
    */
   encoderOutput(images: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor4D {
     this.alive();
     this.checkImages(images);
-    return tf.tidy(() => this.runEncoder(images, true, options.tap));
+    const [b, h, w] = images.shape;
+    return this.chunked(b, this.imagesPerPass(h, w), (s, n) => tf.tidy(() => this.runEncoder(this.slice4(images, s, n, b), true, options.tap)));
   }
 
   /** Code indices int32 [B, h·w], row-major over (h, w) (official `MAGVITv2.get_code`). */
   encodeToCodes(images: tf.Tensor4D): tf.Tensor2D {
     this.alive();
     this.checkImages(images);
-    return tf.tidy(() => latentToCodes(this.runEncoder(images, true)));
+    const [b, h, w] = images.shape;
+    return this.chunked(b, this.imagesPerPass(h, w), (s, n) => tf.tidy(() => latentToCodes(this.runEncoder(this.slice4(images, s, n, b), true))));
   }
 
   /**
@@ -288,7 +325,9 @@ export class MagvitTokenizer {
     if (latent.rank !== 4 || latent.shape[3] !== this.config.codebookDim) {
       throw new ImageShapeError(`latent must be [batch, h, w, ${this.config.codebookDim}], got [${latent.shape.join(', ')}]`);
     }
-    return tf.tidy(() => this.runDecoder(latent, true, options.tap));
+    const [b, h, w] = latent.shape;
+    const f = this.downsampleFactor;
+    return this.chunked(b, this.imagesPerPass(h * f, w * f), (s, n) => tf.tidy(() => this.runDecoder(this.slice4(latent, s, n, b), true, options.tap)));
   }
 
   /**
@@ -296,12 +335,18 @@ export class MagvitTokenizer {
    * (clamp when converting to pixels). Palette mode: each pixel is its most likely palette colour, in [−1, 1].
    */
   decodeCodes(codes: CodesInput, shape?: readonly [number, number]): tf.Tensor4D {
-    const latent = this.codesToLatent(codes, shape);
-    try {
-      return tf.tidy(() => this.outputToImages(this.runDecoder(latent, true)));
-    } finally {
-      latent.dispose();
-    }
+    this.alive();
+    const { data, batch, length } = readCodes(codes, this.config.codebookDim);
+    const [h, w] = gridShape(length, shape);
+    const D = this.config.codebookDim;
+    const f = this.downsampleFactor;
+    // Latents are built per chunk on the host, so a large batch never materialises at once.
+    return this.chunked(batch, this.imagesPerPass(h * f, w * f), (s, n) =>
+      tf.tidy(() => {
+        const latent = tf.tensor4d(codesToLatentData(data.subarray(s * length, (s + n) * length), D), [n, h, w, D]);
+        return this.outputToImages(this.runDecoder(latent, true));
+      }),
+    );
   }
 
   /** Decoder output → images: identity for RGB, argmax palette colour for palette heads. */

@@ -9,6 +9,7 @@ import pngjs from 'pngjs';
 import { initBackend } from '@showo/runtime';
 import {
   centerCrop,
+  codesToImages,
   CorruptImageError,
   createMagvitConfig,
   decodeImage,
@@ -141,6 +142,7 @@ describe('preprocessing (Show-o image_transform)', () => {
     const decoded = m.decodeCodes(codes);
     const pngs = tensorToImages(decoded).map(encodePng);
     assert.equal(decodeImage(pngs[1]).width, 16);
+    assert.deepEqual(codesToImages(m, codes)[1], decodeImage(pngs[1]));
     tf.dispose([batch, codes, decoded]);
     assert.equal(tf.memory().numTensors, start);
     m.dispose();

@@ -74,6 +74,27 @@ describe('MagvitTokenizer', () => {
     tf.dispose([x, bad, odd]);
   });
 
+  it('splits large batches under the wasm memory budget with identical results', () => {
+    const x = images(3);
+    const codes = model.encodeToCodes(x);
+    const out = model.decodeCodes(codes);
+    const saved = MagvitTokenizer.wasmBudgetBytes;
+    try {
+      MagvitTokenizer.wasmBudgetBytes = tf.memory().numBytes + 1; // room for one image per pass
+      assert.equal(model.imagesPerPass(16, 16), 1);
+      const before = tf.memory().numTensors;
+      const codes2 = model.encodeToCodes(x);
+      const out2 = model.decodeCodes(codes2);
+      assert.deepEqual(codes2.dataSync(), codes.dataSync());
+      assert.deepEqual(out2.dataSync(), out.dataSync());
+      tf.dispose([codes2, out2]);
+      assert.equal(tf.memory().numTensors, before);
+    } finally {
+      MagvitTokenizer.wasmBudgetBytes = saved;
+    }
+    tf.dispose([x, codes, out]);
+  });
+
   it('conv layout conversion round-trips', () => {
     const shape = [4, 3, 3, 2];
     const data = Float32Array.from({ length: 72 }, (_, i) => i);

@@ -15,6 +15,7 @@ export * from './metrics.js';
 export * from './plot.js';
 export * from './train.js';
 export * from './showo/batch.js';
+export * from './showo/howto.js';
 export * from './showo/task.js';
 export * from './data/encoder.js';
 export * from './data/shapes.js';

@@ -23,7 +23,7 @@ function flattenLabels(labels: LabelsInput, rows: number, cols: number): ArrayLi
 }
 
 /**
- * Mean cross-entropy per group, computed in one pass: `logSoftmax` over all rows, the label log-probability picked
+ * Mean cross-entropy per group, computed in one pass: a row-wise log-sum-exp over all rows, the label logit picked
  * by a one-hot multiply (no `gather`, whose gradient the wasm backend lacks), and the per-group means as one small
  * matMul of the per-row losses with a [rows, groups] weight matrix (1/count of the row's group, 0 for ignored rows).
  *
@@ -52,12 +52,38 @@ export function groupedCrossEntropy(logits2d: tf.Tensor2D, targets: ArrayLike<nu
   const weights = new Float32Array(rows * numGroups);
   for (let r = 0; r < rows; r++) if (picked[r] >= 0) weights[r * numGroups + group[r]] = 1 / counts[group[r]];
   return tf.tidy(() => {
-    const logProbs = tf.logSoftmax(logits2d);
     // int32 one-hot then cast: the wasm OneHot kernel ignores a float32 dtype and writes integer bits.
-    const oneHot = tf.cast(tf.oneHot(tf.tensor1d(picked, 'int32'), vocab), 'float32');
-    const nll = tf.neg(tf.sum(tf.mul(logProbs, oneHot), 1)).reshape([1, rows]);
-    return tf.matMul(nll, tf.tensor2d(weights, [rows, numGroups])).reshape([numGroups]) as tf.Tensor1D;
+    const oneHot = tf.cast(tf.oneHot(tf.tensor1d(picked, 'int32'), vocab), 'float32') as tf.Tensor2D;
+    const w = tf.tensor2d(weights, [rows, numGroups]);
+    return weightedNll(logits2d, oneHot, w).reshape([numGroups]) as tf.Tensor1D;
   });
+}
+
+/**
+ * `Σ_r w[r, g] · (logsumexp(x_r) − x_r · onehot_r)` → [1, G], with a hand-written gradient
+ * `dx = (softmax(x) − onehot) ⊙ (w · dyᵀ)`: a few passes over the [R, V] logits instead of the ~15 that
+ * `logSoftmax` + multiply + sum and their built-in gradients take (the logits are the largest activation of a
+ * training step). `oneHot` and `w` are constants (no gradient).
+ */
+function weightedNll(x: tf.Tensor2D, oneHot: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  const [rows] = x.shape;
+  const op = tf.customGrad(((logits: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const max = tf.max(logits, 1, true);
+    const e = tf.exp(tf.sub(logits, max));
+    const z = tf.sum(e, 1, true);
+    const nll = tf.sub(tf.add(tf.log(z), max), tf.sum(tf.mul(logits, oneHot), 1, true)); // [R, 1]
+    save([e, z, oneHot, w]);
+    return {
+      value: tf.matMul(nll.reshape([1, rows]), w),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [es, zs, oh, ws] = saved;
+          const rowWeight = tf.matMul(ws as tf.Tensor2D, dy.reshape([-1, 1]) as tf.Tensor2D); // [R, 1]
+          return tf.mul(tf.sub(tf.div(es, zs), oh), rowWeight);
+        }),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as tf.Tensor2D;
 }
 
 /** Mean cross-entropy over rows whose target is not {@link IGNORE_INDEX}. logits [..., V], targets flat. */

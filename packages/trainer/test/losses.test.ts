@@ -93,3 +93,33 @@ test('parts without rows are 0 (not NaN), bad labels and layouts are refused', a
   assert.throws(() => showoLosses(x, new Int32Array(8).fill(7), { batchT2i: 0, batchLm: 2, batchMmu: 0, maxSeqLength: 1 }), /outside the vocabulary/);
   x.dispose();
 });
+
+test('the gradient of the weighted total is each part\'s (softmax − one-hot) / count times its coefficient', async () => {
+  await useWasm();
+  const [bt, bl, bm, L, V, msl] = [1, 1, 1, 6, 5, 2];
+  const B = bt + bl + bm;
+  const { logits, labels } = synthetic(B, L, V, 4);
+  const c = { t2i: 1, lm: 0.1, mmu: 0.5 };
+  const x = tf.tensor3d(logits, [B, L, V]);
+  const g = tf.grad((t: tf.Tensor) => showoLosses(t as tf.Tensor3D, labels, { batchT2i: bt, batchLm: bl, batchMmu: bm, maxSeqLength: msl, coefficients: c }).total)(x);
+  const got = g.dataSync();
+  // Row (b, i) → its target and part, as showoLosses pairs them.
+  const target = (b: number, i: number) => (b === 0 ? (i >= msl + 1 ? labels[b * L + i] : IGNORE_INDEX) : i < L - 1 ? labels[b * L + i + 1] : IGNORE_INDEX);
+  const count = [0, 1, 2].map((b) => Array.from({ length: L }, (_, i) => target(b, i)).filter((t) => t !== IGNORE_INDEX).length);
+  const coeff = [c.t2i, c.lm, c.mmu];
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) {
+      const r = b * L + i;
+      const t = target(b, i);
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) max = Math.max(max, logits[r * V + v]);
+      let z = 0;
+      for (let v = 0; v < V; v++) z += Math.exp(logits[r * V + v] - max);
+      for (let v = 0; v < V; v++) {
+        const want = t === IGNORE_INDEX ? 0 : (coeff[b] * (Math.exp(logits[r * V + v] - max) / z - (v === t ? 1 : 0))) / count[b];
+        assert.ok(Math.abs(got[r * V + v] - want) < 1e-6, `grad[${b}][${i}][${v}] ${got[r * V + v]} vs ${want}`);
+      }
+    }
+  }
+  tf.dispose([x, g]);
+});

@@ -9,6 +9,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import {
   AdamW,
   CheckpointError,
+  DataExhaustedError,
   findLatestCheckpoint,
   readCheckpoint,
   readJsonl,
@@ -85,6 +86,7 @@ test('an interrupted and resumed run gives exactly the losses of an uninterrupte
 
   const dir = tmpDir();
   const first = new ToyModel(1);
+  const baseline = tf.memory().numTensors;
   const ctrl = new AbortController();
   const o1 = options(first, new ToyData(2), { checkpoint: { dir, everySteps: 3 }, signal: ctrl.signal });
   const events1: TrainEvent[] = [];
@@ -105,6 +107,7 @@ test('an interrupted and resumed run gives exactly the losses of an uninterrupte
   assert.ok(events1.some((e) => e.type === 'checkpoint' && e.step === 3));
   assert.ok(events1.some((e) => e.type === 'checkpoint' && e.step === 5), 'abort saves the last finished step');
   o1.optimizer!.dispose();
+  assert.equal(tf.memory().numTensors, baseline, 'aborting frees every tensor of the run');
   first.dispose();
 
   // A new process: other initial weights, another data seed, a fresh optimiser — all replaced by the checkpoint.
@@ -261,4 +264,23 @@ test('metrics go to a JSON Lines log (continued on resume) and a loss-curve PNG'
   a.dispose();
   b.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('periodic evaluation is emitted; finite data that runs out is a typed error', async () => {
+  await useWasm();
+  const model = new ToyModel(1);
+  const d = new ToyData(2);
+  const three = [d.next().value, d.next().value, d.next().value];
+  const events = await collect({
+    ...options(model, d),
+    data: three,
+    optimizer: undefined,
+    gradAccumSteps: 1,
+    totalSteps: 3,
+    evaluate: { everySteps: 2, run: (step) => ({ step2: step * 2 }) },
+  });
+  const evals = events.filter((e) => e.type === 'eval');
+  assert.deepEqual(evals, [{ type: 'eval', step: 2, metrics: { step2: 4 } }]);
+  await assert.rejects(lastValueFrom(train({ ...options(model, d), data: three, optimizer: undefined, gradAccumSteps: 1, totalSteps: 5 })), DataExhaustedError);
+  model.dispose();
 });

@@ -191,10 +191,10 @@ export async function checkMaskgit(dir: string): Promise<CheckResult[]> {
   for (const run of runs) {
     const name = `maskgit/${run.name}/prompt-and-mask`;
     try {
-      const window = buildWindow({ model: {} as never, prompting }, run.texts, run.initial, run.g, false);
+      const window = buildWindow({ prompting }, run.texts, run.initial, run.g, false);
       const refRows = [...intMatrix(run.raw.input_ids_initial, 'input_ids_initial'), ...(run.g > 0 ? intMatrix(run.raw.uncond_input_ids_initial, 'uncond_input_ids_initial') : [])];
       const state = new MaskGitScheduler({ steps: 1 }).initialState(run.initial, run.b);
-      const ours = rowsOfWindow(window, imageBlocks({ prompting } as ImagePipelineDeps, state, window.input.rows), n);
+      const ours = rowsOfWindow(window, imageBlocks({ prompting }, state, window.input.rows), n);
       const idsProblem = diff(ours.flat(), refRows.flat());
       const refMask = fromAllowRows(run.raw.attention_mask_allow_rows, run.raw.attention_mask_shape);
       const maskProblem = firstMismatch(window.input.allow, refMask);

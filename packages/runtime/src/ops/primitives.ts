@@ -5,18 +5,23 @@
  *   the forward pass is a plain 2-D matMul — the only fast matMul on wasm;
  * - images are NHWC, conv kernels [kh, kw, in, out] (tfjs layout; loaders convert from PyTorch's [out, in, kh, kw]).
  *
- * Why the bodies look the way they do (tfjs-backend-wasm 4.22, measured; see scripts/bench-primitives.ts):
+ * Why the bodies look the way they do (tfjs-backend-wasm 4.22, measured in CPU time on the project's 2-core
+ * machine; `node --import tsx scripts/bench-primitives.ts` prints the current figures):
  * - only the plain 2-D matMul is fast (~20 GFLOP/s); `transposeA/B` flags are 25–35× slower and batched (rank-3)
  *   matMul ~15× slower. Every gradient here is therefore written by hand (`tf.customGrad`) as explicit
- *   `tf.transpose` (cheap) followed by plain 2-D matMuls; attention runs one 2-D matMul per (batch, head);
- * - element-wise ops cost ~3–4 ns per element each (a [1344, 512] add: ~2.6 ms) and `tanh`/`pow` ~10× more, so
- *   the analytic gradients are arranged to touch each big tensor as few times as possible, and GELU is computed as
- *   x·sigmoid(2u) (= 0.5x(1 + tanh u)) without `pow`;
- * - reductions over a leading axis are slow (`tf.sum(x, 0)` on [1344, 512]: 2.5 ms) but a ones-row 2-D matMul does
- *   the same in 0.6 ms, so column sums (bias gradients, norm statistics) are matMuls;
- * - `tf.slice`/`tf.unstack` copy the whole input once per piece on wasm: heads are split with {@link unstack0};
- * - `conv2dTranspose` (the built-in input gradient) is 4–12× slower than a stride-1 conv of the (dilated) output
- *   gradient with the flipped kernel, and `Conv2DBackpropFilter` does not exist on wasm.
+ *   `tf.transpose` (cheap) followed by plain 2-D matMuls; attention runs one 2-D matMul per (batch, head), with
+ *   the bias add and softmax per head too (same-shape 2-D element-wise ops beat one broadcasting op over
+ *   [B, H, Lq, Lk]);
+ * - element-wise ops cost ~1–4 ns per element each and `tanh`/`pow` ~10× more, so the analytic gradients touch
+ *   each big tensor as few times as possible, and GELU is computed as x·sigmoid(2u) (= 0.5x(1 + tanh u));
+ * - reductions over a leading or middle axis are slow (`tf.sum(x, 0)` on [1344, 512]: 2.5 ms) but a ones-row 2-D
+ *   matMul does the same in 0.6 ms, so column sums (bias gradients, norm statistics) are matMuls;
+ * - `tf.slice`/`tf.unstack` copy the whole input once per piece on wasm, and non-contiguous slices cost ~1 µs
+ *   per contiguous run: heads are split with {@link unstack0}, conv weight gradients read contiguous slices only;
+ * - conv gradients: `conv2dTranspose` (the built-in input gradient) is 4–12× slower than a stride-1 conv of dy
+ *   with the flipped kernel, `Conv2DBackpropFilter` does not exist on wasm, XNNPACK's conv over the batch axis
+ *   (the textbook weight gradient) is ~10× slower than per-tap matMuls, `Reverse` is slow (the kernel flip is a
+ *   0/1 matMul) and rank-6 transposes are ~50× slower than two rank-4 ones.
  * Gradient bodies run in their own `tf.tidy` so that a layer's backward temporaries are freed as soon as it is done
  * (tfjs would otherwise keep them until the whole backward pass ends).
  */
@@ -293,11 +298,12 @@ export function silu(x: tf.Tensor): tf.Tensor {
 
 const siluOp = customOp(([x], save) => {
   const s = tf.sigmoid(x);
-  save([x, s]);
+  const y = tf.mul(x, s);
+  save([x, s, y]);
   return {
-    value: tf.mul(x, s),
-    // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x)))
-    gradFunc: (dy, [x, s]) => [tf.mul(tf.mul(dy, s), tf.add(1, tf.mul(x, tf.sub(1, s))))],
+    value: y,
+    // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))) = σ(x)·(1 + x − y): reusing the output saves one pass.
+    gradFunc: (dy, [x, s, y]) => [tf.mul(dy, tf.mul(s, tf.add(tf.sub(x, y), 1)))],
   };
 });
 
@@ -411,10 +417,98 @@ function convWeightGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number,
   return tf.transpose(tf.stack(taps), [0, 2, 1]).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
 }
 
-function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeometry, hasBias: boolean): (...t: tf.Tensor[]) => tf.Tensor {
+/**
+ * Input gradient of a stride-s conv without multiplying zeros: each stride phase φ of the (padded) input receives
+ * only the kernel taps φ, φ+s, …, so dx_φ is a stride-1 conv of dy with that sub-kernel, flipped. The s² phase
+ * results are interleaved with two rank-4 transposes. Same work as the forward pass, where dilating dy with zeros
+ * and convolving with the whole kernel costs s² times that. Returns undefined for paddings larger than a kernel
+ * span (then the caller dilates).
+ */
+function convInputGradStrided(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], stride: number, g: ConvGeometry): tf.Tensor4D | undefined {
+  const [n, h, w, cin] = xShape;
+  const [kh, kw, , cout] = filter.shape;
+  const [, outH, outW] = dy.shape;
+  const s = stride;
+  const axis = (k: number, top: number, size: number, outSize: number) => {
+    const q0 = Math.floor(top / s);
+    const q = Math.ceil((top + size) / s) - q0;
+    const phases = Array.from({ length: s }, (_, phi) => {
+      const taps = Math.max(0, Math.ceil((k - phi) / s));
+      const padTop = taps - 1 - q0;
+      const padBottom = q - outSize - padTop + taps - 1;
+      return { taps, padTop, padBottom };
+    });
+    return { q0, q, phases, ok: phases.every((p) => p.taps === 0 || p.padTop >= 0) };
+  };
+  const ah = axis(kh, g.top, h, outH);
+  const aw = axis(kw, g.left, w, outW);
+  if (!ah.ok || !aw.ok) return undefined;
+  const w2 = filter.reshape([kh * kw, cin * cout]);
+  const parts: tf.Tensor[] = [];
+  for (let pw = 0; pw < s; pw++) {
+    for (let ph = 0; ph < s; ph++) {
+      const fh = ah.phases[ph];
+      const fw = aw.phases[pw];
+      if (fh.taps === 0 || fw.taps === 0) {
+        parts.push(tf.zeros([n, ah.q, aw.q, cin]));
+        continue;
+      }
+      // Sub-kernel, flipped: K[u, v] = w[ph + s·(Th−1−u), pw + s·(Tw−1−v)], gathered by a 0/1 matMul (exact).
+      const sel = new Float32Array(fh.taps * fw.taps * kh * kw);
+      for (let u = 0; u < fh.taps; u++) {
+        for (let v = 0; v < fw.taps; v++) {
+          const i = ph + s * (fh.taps - 1 - u);
+          const j = pw + s * (fw.taps - 1 - v);
+          sel[(u * fw.taps + v) * kh * kw + i * kw + j] = 1;
+        }
+      }
+      const sub = tf.matMul(tf.tensor2d(sel, [fh.taps * fw.taps, kh * kw]), w2).reshape([fh.taps, fw.taps, cin, cout]);
+      const subT = tf.transpose(sub, [0, 1, 3, 2]) as tf.Tensor4D;
+      let part = tf.conv2d(dy, subT, 1, explicit(fh.padTop, Math.max(fh.padBottom, 0), fw.padTop, Math.max(fw.padBottom, 0)));
+      if (part.shape[1] !== ah.q || part.shape[2] !== aw.q) part = tf.slice(part, [0, 0, 0, 0], [n, ah.q, aw.q, cin]);
+      parts.push(part);
+    }
+  }
+  // [s_w, s_h, n, Qh, Qw, in] → [n, Qh·s, Qw·s, in] through rank-4 transposes (rank 6 is ~50× slower on wasm).
+  const stacked = tf.stack(parts).reshape([s, s * n * ah.q, aw.q, cin]);
+  const colsIn = tf.transpose(stacked, [1, 2, 0, 3]).reshape([s, n, ah.q, aw.q * s * cin]);
+  let dx = tf.transpose(colsIn, [1, 2, 0, 3]).reshape([n, ah.q * s, aw.q * s, cin]) as tf.Tensor4D;
+  const offH = g.top - s * ah.q0;
+  const offW = g.left - s * aw.q0;
+  if (offH !== 0 || offW !== 0 || dx.shape[1] !== h || dx.shape[2] !== w) dx = tf.slice(dx, [0, offH, offW, 0], [n, h, w, cin]);
+  return dx;
+}
+
+/**
+ * Input gradient as one stride-1 correlation of the output gradient (dilated by the stride) with the flipped kernel,
+ * in/out channels swapped. On the padded input grid of height h+top+bottom, rows past (outH−1)·s + kh are never
+ * read by the forward pass; they and the padding rows are cut by choosing this conv's own padding.
+ */
+function convInputGradDilated(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], stride: number, g: ConvGeometry): tf.Tensor4D {
   const [, h, w] = xShape;
-  const [kh, kw, , cout] = wShape;
+  const [kh, kw] = filter.shape;
   const { top, bottom, left, right, outH, outW } = g;
+  const flipped = tf.transpose(flipSpatial(filter), [0, 1, 3, 2]) as tf.Tensor4D;
+  const dyd = stride === 1 ? dy : dilate(dy, stride);
+  const usedH = (outH - 1) * stride + kh;
+  const usedW = (outW - 1) * stride + kw;
+  // Full correlation pads kh−1 on both sides; dilate() already appended stride−1 zero rows at the bottom.
+  let pt = kh - 1 - top;
+  let pb = kh - 1 - (stride - 1) + (h + top + bottom - usedH) - bottom;
+  let pl = kw - 1 - left;
+  let pr = kw - 1 - (stride - 1) + (w + left + right - usedW) - right;
+  const crop = [Math.max(-pt, 0), Math.max(-pb, 0), Math.max(-pl, 0), Math.max(-pr, 0)];
+  [pt, pb, pl, pr] = [Math.max(pt, 0), Math.max(pb, 0), Math.max(pl, 0), Math.max(pr, 0)];
+  let dx = tf.conv2d(dyd, flipped, 1, explicit(pt, pb, pl, pr));
+  if (crop.some((v) => v > 0)) {
+    dx = tf.slice(dx, [0, crop[0], crop[2], 0], [-1, dx.shape[1] - crop[0] - crop[1], dx.shape[2] - crop[2] - crop[3], -1]);
+  }
+  return dx;
+}
+
+function conv2dOp(wShape: number[], stride: number, g: ConvGeometry, hasBias: boolean): (...t: tf.Tensor[]) => tf.Tensor {
+  const [kh, kw, , cout] = wShape;
+  const { top, bottom, left, right } = g;
   return customOp(([x, filter, bias], save) => {
     save([x, filter]);
     let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, stride, explicit(top, bottom, left, right));
@@ -423,24 +517,8 @@ function conv2dOp(xShape: number[], wShape: number[], stride: number, g: ConvGeo
       value: y,
       gradFunc: (dy, [x, filter]) => {
         const dy4 = dy as tf.Tensor4D;
-        // Input gradient: correlation of the (dilated) output gradient with the flipped kernel, in/out swapped.
-        // On the padded input grid of height h+top+bottom, rows past (outH−1)·s + kh are never read by the
-        // forward pass; they and the padding rows are cut by choosing this conv's own padding.
-        const flipped = tf.transpose(flipSpatial(filter as tf.Tensor4D), [0, 1, 3, 2]) as tf.Tensor4D;
-        const dyd = stride === 1 ? dy4 : dilate(dy4, stride);
-        const usedH = (outH - 1) * stride + kh;
-        const usedW = (outW - 1) * stride + kw;
-        // Full correlation pads kh−1 on both sides; dilate() already appended stride−1 zero rows at the bottom.
-        let pt = kh - 1 - top;
-        let pb = kh - 1 - (stride - 1) + (h + top + bottom - usedH) - bottom;
-        let pl = kw - 1 - left;
-        let pr = kw - 1 - (stride - 1) + (w + left + right - usedW) - right;
-        const crop = [Math.max(-pt, 0), Math.max(-pb, 0), Math.max(-pl, 0), Math.max(-pr, 0)];
-        [pt, pb, pl, pr] = [Math.max(pt, 0), Math.max(pb, 0), Math.max(pl, 0), Math.max(pr, 0)];
-        let dx = tf.conv2d(dyd, flipped, 1, explicit(pt, pb, pl, pr));
-        if (crop.some((v) => v > 0)) {
-          dx = tf.slice(dx, [0, crop[0], crop[2], 0], [-1, dx.shape[1] - crop[0] - crop[1], dx.shape[2] - crop[2] - crop[3], -1]);
-        }
+        const strided = stride > 1 ? convInputGradStrided(dy4, filter as tf.Tensor4D, x.shape, stride, g) : undefined;
+        const dx = strided ?? convInputGradDilated(dy4, filter as tf.Tensor4D, x.shape, stride, g);
         const dw = convWeightGrad(x as tf.Tensor4D, dy4, kh, kw, stride, top, left);
         const grads: tf.Tensor[] = [dx, dw];
         if (hasBias) grads.push(columnSum(dy.reshape([-1, cout]) as tf.Tensor2D));
@@ -466,7 +544,7 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, b?: tf.Tensor1D, stride =
       // A 1×1 conv is a linear layer over pixels: same fast matMul path, gradients included.
       return linear(x.reshape([n * h * wd, cin]), w.reshape([cin, cout]) as tf.Tensor2D, b).reshape([n, h, wd, cout]) as tf.Tensor4D;
     }
-    const op = conv2dOp(x.shape, w.shape, stride, g, !!b);
+    const op = conv2dOp(w.shape, stride, g, !!b);
     return (b ? op(x, w, b) : op(x, w)) as tf.Tensor4D;
   });
 }

@@ -167,18 +167,24 @@ export class DualEngine {
     const here = import.meta.url;
     const devSources = isTs(here);
     const workerUrl = new URL(devSources ? './engine-worker.ts' : './engine-worker.js', here);
-    let execArgv: string[] | undefined; // undefined: inherit the parent's (which may already load tsx)
-    const parentHasTsx = process.execArgv.some((a) => a.includes('tsx'));
-    if ((devSources || isTs(href)) && !parentHasTsx) {
-      let tsx = 'tsx';
+    let worker: Worker;
+    if (devSources || isTs(href)) {
+      // TypeScript sources: Node 20 does not apply `--import tsx` hooks to a worker's entry module, so a tiny
+      // JavaScript bootstrap registers tsx's loader in the worker first, then imports the real entry.
+      let tsxApi = 'tsx/esm/api';
       try {
-        tsx = import.meta.resolve('tsx');
+        tsxApi = import.meta.resolve('tsx/esm/api');
       } catch {
-        /* fall back to resolving 'tsx' from the working directory */
+        /* resolved from the working directory instead */
       }
-      execArgv = [...process.execArgv, '--import', tsx];
+      const bootstrap =
+        "const { workerData } = require('node:worker_threads');" +
+        'import(workerData.tsxApi).then((api) => { api.register(); return import(workerData.entry); })' +
+        '.catch((e) => { setImmediate(() => { throw e; }); });';
+      worker = new Worker(bootstrap, { eval: true, workerData: { tsxApi, entry: workerUrl.href } });
+    } else {
+      worker = new Worker(workerUrl);
     }
-    const worker = new Worker(workerUrl, { execArgv });
     const backend = options.backend ?? tf.getBackend();
     await new Promise<void>((resolve, reject) => {
       const onMessage = (msg: FromWorker): void => {

@@ -36,6 +36,9 @@ export interface ImagePipelineDeps {
   uniforms?: UniformSource;
 }
 
+/** The part of the deps that image input/output and prompt building need. */
+export type ImageIoDeps = Pick<ImagePipelineDeps, 'prompting' | 'grid' | 'codec'>;
+
 /** Options every MaskGIT request takes. */
 export interface MaskGitRequestOptions {
   /** Denoising steps T (default 18, the official `t2i_generate` default). */
@@ -48,7 +51,7 @@ export interface MaskGitRequestOptions {
   guidanceScale?: number;
   /** Randomness (overrides the pipeline's source and `seed`). */
   uniforms?: UniformSource;
-  /** Seed of the default `SeededRandom` source. */
+  /** A fresh `SeededRandom(seed)` for this request (wins over the pipeline's source; `uniforms` wins over both). */
   seed?: number;
   /** Cancels the generation (the stream completes). */
   signal?: AbortSignal;
@@ -70,7 +73,7 @@ export interface MaskGitSettings {
 }
 
 /** The model's token grid (validated against N). */
-export function modelGrid(deps: ImagePipelineDeps): TokenGrid {
+export function modelGrid(deps: ImageIoDeps): TokenGrid {
   const n = deps.prompting.numVqTokens;
   if (deps.grid) {
     const { height, width } = deps.grid;
@@ -135,7 +138,7 @@ export function preparePrompts(deps: ImagePipelineDeps, prompts: readonly TextIn
 }
 
 /** Checks code rows: N codes each, in 0 … K−1 (or −1 for masked when allowed). */
-export function checkCodes(deps: ImagePipelineDeps, rows: readonly ArrayLike<number>[], n: number, what: string, allowMasked = false): void {
+export function checkCodes(deps: ImageIoDeps, rows: readonly ArrayLike<number>[], n: number, what: string, allowMasked = false): void {
   const k = deps.prompting.layout.codebookSize;
   rows.forEach((codes, row) => {
     if (codes.length !== n) throw new ImageSizeMismatchError(`${what} of batch row ${row}`, `${n} codes`, `${codes.length} codes`);
@@ -151,8 +154,8 @@ export function checkCodes(deps: ImagePipelineDeps, rows: readonly ArrayLike<num
 /** An image given as codes or as pixels (encoded with the pipeline's codec). */
 export type ImageInput = { codes: ArrayLike<number> } | { image: RgbImage };
 
-/** Validates image inputs against a grid (size before any work); returns the pixel size expected. */
-export function checkImageInputs(deps: ImagePipelineDeps, inputs: readonly ImageInput[], grid: TokenGrid, what: string): void {
+/** Validates image inputs against a grid (sizes and code ranges, before any work). */
+export function checkImageInputs(deps: ImageIoDeps, inputs: readonly ImageInput[], grid: TokenGrid, what: string): void {
   if (!Array.isArray(inputs) || inputs.length === 0) throw new InvalidArgumentError(`${what}: at least one image is needed`);
   inputs.forEach((input, row) => {
     if ('codes' in input) checkCodes(deps, [input.codes], grid.height * grid.width, what);
@@ -170,7 +173,7 @@ export function checkImageInputs(deps: ImagePipelineDeps, inputs: readonly Image
 }
 
 /** The codes of image inputs (encoding pixel images with the codec). */
-export async function resolveImageCodes(deps: ImagePipelineDeps, inputs: readonly ImageInput[], grid: TokenGrid): Promise<Int32Array[]> {
+export async function resolveImageCodes(deps: ImageIoDeps, inputs: readonly ImageInput[], grid: TokenGrid): Promise<Int32Array[]> {
   const out: (Int32Array | undefined)[] = inputs.map((i) => ('codes' in i ? Int32Array.from(i.codes) : undefined));
   const pending = inputs.map((i, row) => ({ i, row })).filter(({ i }) => 'image' in i);
   if (pending.length) {
@@ -188,7 +191,7 @@ export interface MaskGitWindow {
 }
 
 /** Builds the model input of a window (cond rows, then uncond rows when guided) and its mask. */
-export function buildWindow(deps: ImagePipelineDeps, texts: number[][], codes: Int32Array, guidance: number, truncate: boolean): MaskGitWindow {
+export function buildWindow(deps: Pick<ImagePipelineDeps, 'prompting'>, texts: number[][], codes: Int32Array, guidance: number, truncate: boolean): MaskGitWindow {
   const p = deps.prompting;
   const L = p.layout;
   const b = texts.length;
@@ -208,7 +211,7 @@ export function buildWindow(deps: ImagePipelineDeps, texts: number[][], codes: I
 }
 
 /** The image blocks `<|soi|> ids <|eoi|>` of every model row (uncond rows repeat the cond rows' tokens). */
-export function imageBlocks(deps: ImagePipelineDeps, state: MaskGitState, rows: number): Int32Array {
+export function imageBlocks(deps: Pick<ImagePipelineDeps, 'prompting'>, state: MaskGitState, rows: number): Int32Array {
   const L = deps.prompting.layout;
   const n = state.numTokens;
   const soi = L.special('<|soi|>');
@@ -231,7 +234,7 @@ export function imageBlocks(deps: ImagePipelineDeps, state: MaskGitState, rows: 
  * Codebook probabilities [B·N, K] for the current state: image-position logits, classifier-free guidance
  * `(1+w)·cond − w·uncond`, the codebook columns only, softmax (no temperature: the official code applies none).
  */
-export function imageProbabilities(deps: ImagePipelineDeps, session: ImageLogitsSession, window: MaskGitWindow, state: MaskGitState, guidance: number): Float32Array {
+export function imageProbabilities(deps: Pick<ImagePipelineDeps, 'prompting'>, session: ImageLogitsSession, window: MaskGitWindow, state: MaskGitState, guidance: number): Float32Array {
   const L = deps.prompting.layout;
   const k = L.codebookSize;
   const n = state.numTokens;
@@ -313,7 +316,7 @@ export function rowsOf(flat: Int32Array, batch: number): Int32Array[] {
 }
 
 /** Decodes codes with the codec (undefined without one). */
-export async function decodeCodes(deps: ImagePipelineDeps, codes: Int32Array[], grid: TokenGrid): Promise<RgbImage[] | undefined> {
+export async function decodeCodes(deps: Pick<ImagePipelineDeps, 'codec'>, codes: Int32Array[], grid: TokenGrid): Promise<RgbImage[] | undefined> {
   if (!deps.codec) return undefined;
   return deps.codec.decode(codes, grid);
 }

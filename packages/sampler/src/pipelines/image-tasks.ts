@@ -11,7 +11,7 @@ import { ExtrapolationBudgetError, ImageSizeMismatchError, InvalidSamplingOption
 import type { ImageGenerationEvent, ImageTask } from '../events.js';
 import type { MaskGitStepOutput } from '../maskgit.js';
 import { generation, type GenerationContext } from '../stream.js';
-import type { PixelMask, RgbImage, TokenGrid } from '../types.js';
+import type { PixelMask, TokenGrid } from '../types.js';
 import {
   buildWindow,
   checkImageInputs,

@@ -13,7 +13,7 @@ import type { TextGenerationEvent } from '../events.js';
 import { openTextSession, type CacheMode, type TextLogitsSession, type TextModel, type TextSessionInput } from '../sessions.js';
 import { generation, type GenerationContext } from '../stream.js';
 import type { ImageCodec, TokenGrid } from '../types.js';
-import { checkImageInputs, modelGrid, positionBudget, resolveImageCodes, type ImageInput, type ImagePipelineDeps } from './image-common.js';
+import { checkImageInputs, modelGrid, positionBudget, resolveImageCodes, type ImageInput } from './image-common.js';
 
 /** What the text pipelines are built from. */
 export interface TextPipelineDeps {
@@ -177,10 +177,9 @@ export function understand(deps: TextPipelineDeps, request: UnderstandRequest): 
   const L = p.layout;
   const sampler = resolveSampler(request, L.eosId);
   const uniforms = resolveUniforms(deps, request);
-  const imageDeps = deps as unknown as ImagePipelineDeps;
-  const grid = modelGrid(imageDeps);
+  const grid = modelGrid(deps);
   if (!Array.isArray(request.questions) || request.questions.length === 0) throw new InvalidArgumentError('at least one question is needed');
-  checkImageInputs(imageDeps, request.images, grid, 'mmu image');
+  checkImageInputs(deps, request.images, grid, 'mmu image');
   if (request.images.length !== request.questions.length) {
     throw new ImageSizeMismatchError('the image batch', `one image per question (${request.questions.length})`, `${request.images.length} images`);
   }
@@ -193,7 +192,7 @@ export function understand(deps: TextPipelineDeps, request: UnderstandRequest): 
   if (promptLength + sampler.maxNewTokens > budget) throw new PromptBudgetError(0, promptLength + sampler.maxNewTokens, budget, 'mmu prompt + maxNewTokens');
   const tokenizer = request.tokenizer ?? p.tokenizer;
   return generation<TextGenerationEvent>(async (ctx) => {
-    const codes = await resolveImageCodes(imageDeps, request.images, grid);
+    const codes = await resolveImageCodes(deps, request.images, grid);
     const ids = p.mmuGen({ imageIds: codes.map((c) => L.codesToIds(c)), texts }).inputIds;
     const special = { padId: L.padId, soiId: L.special('<|soi|>'), eoiId: L.special('<|eoi|>') };
     const padded = ids.some((r) => r[0] === L.padId);

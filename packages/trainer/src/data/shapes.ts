@@ -12,6 +12,7 @@ import {
   type Scene,
 } from '@showo/shapes-world';
 import { buildHowtoBatch, buildShowoBatch, type ShowoBatch, type ShowoBatchOptions } from '../showo/batch.js';
+import { buildInterleavedHowtoBatch } from '../showo/howto.js';
 import type { JsonValue, Stateful } from '../types.js';
 import { CodeCache, type ImageEncoder } from './encoder.js';
 
@@ -37,8 +38,12 @@ export interface ShapesWorldDataOptions {
    * its answer, `"<question> <answer>"`). Default `{ caption: 1 }`.
    */
   mmuMix?: Mix<'caption' | 'qa'>;
-  /** Interleave how-to batches: every `every`-th batch is one of `batch` how-to sequences. */
-  howto?: { batch: number; every: number };
+  /**
+   * Interleave how-to batches: every `every`-th batch is one of `batch` how-to sequences. `text: true` also trains
+   * next-token prediction on the step texts (and the end marker) with {@link buildInterleavedHowtoBatch}, which
+   * free-mode how-to generation needs; default false (keyframes only, {@link buildHowtoBatch}).
+   */
+  howto?: { batch: number; every: number; text?: boolean };
   /** Passed to the Shapes World samplers (weights of caption/question/lm kinds). Held-out compositions are never allowed. */
   generator?: Omit<GeneratorOptions, 'allowHeldOut'>;
   /** Image-token masking and caption dropout of t2i rows. */
@@ -170,7 +175,9 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
     const codes = await this.codesOf(scenes);
     let k = 0;
     const rows = samples.map((s) => ({ question: s.question, steps: s.steps.map((st) => ({ text: st.text, imageIds: codes[k++] })) }));
-    return buildHowtoBatch(this.o.prompting, rows, this.noiseRng, this.o.corruption?.masking ? { masking: this.o.corruption.masking } : {});
+    const options = this.o.corruption?.masking ? { masking: this.o.corruption.masking } : {};
+    if (this.o.howto?.text) return buildInterleavedHowtoBatch(this.o.prompting, rows, this.noiseRng, options);
+    return buildHowtoBatch(this.o.prompting, rows, this.noiseRng, options);
   }
 
   getState(): JsonValue {

@@ -24,6 +24,11 @@ export interface ShowoBatch {
   /** Row-major [batch, length], -100 where there is no target. */
   labels: Int32Array;
   allow: AllowMask;
+  /**
+   * Next-token targets aligned with the logits (the logits at position i are scored against `ntpTargets[i]`),
+   * -100 where there is none: the step texts of interleaved how-to batches (`buildInterleavedHowtoBatch`).
+   */
+  ntpTargets?: Int32Array;
   batchT2i: number;
   batchLm: number;
   batchMmu: number;

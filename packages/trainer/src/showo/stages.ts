@@ -35,7 +35,8 @@ export interface StageConfig {
     batch: { t2i?: number; lm?: number; mmu?: number };
     t2iMix?: ShapesWorldDataOptions['t2iMix'];
     mmuMix?: ShapesWorldDataOptions['mmuMix'];
-    howto?: { batch: number; every: number } | null;
+    /** `text: true` adds next-token prediction on the step texts (see `ShapesWorldDataOptions.howto`). */
+    howto?: { batch: number; every: number; text?: boolean } | null;
     condDropoutProb?: number;
     masking?: { minMaskingRate?: number; contiguousRegionProb?: number | null };
     generator?: ShapesWorldDataOptions['generator'];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AllowMaskLike } from '@showo/showo-core';
-import { showoLosses, type ShowoLossCoefficients } from '../losses.js';
+import { crossEntropy, showoLosses, type ShowoLossCoefficients } from '../losses.js';
 import type { LossOutput, TrainableModel } from '../types.js';
 import type { ShowoBatch } from './batch.js';
 
@@ -18,12 +18,15 @@ export interface ShowoTaskOptions {
   maxSeqLength: number;
   /** Loss weights (default official: t2i 1, lm 0.1, mmu 1). */
   coefficients?: Partial<ShowoLossCoefficients>;
+  /** Weight of the next-token loss on how-to step texts (batches with `ntpTargets`; default 1). */
+  howtoTextWeight?: number;
 }
 
 /**
  * Show-o as a {@link TrainableModel}: one forward pass over a prepared {@link ShowoBatch} and the official losses
- * (`showoLosses`). Parts are reported as `t2i`, `lm`, `mmu` for mixed batches and `howto` for how-to batches;
- * parts without rows are left out. Tokens per batch: B·L (every position is computed).
+ * (`showoLosses`). Parts are reported as `t2i`, `lm`, `mmu` for mixed batches and `howto` for how-to batches
+ * (plus `howto_text`, the next-token loss on step texts, when the batch has `ntpTargets`); parts without rows are
+ * left out. Tokens per batch: B·L (every position is computed).
  */
 export class ShowoTask implements TrainableModel<ShowoBatch> {
   constructor(
@@ -49,6 +52,13 @@ export class ShowoTask implements TrainableModel<ShowoBatch> {
     if (batch.batchT2i > 0) parts[batch.kind === 'howto' ? 'howto' : 't2i'] = l.t2i;
     if (batch.batchLm > 0) parts.lm = l.lm;
     if (batch.batchMmu > 0) parts.mmu = l.mmu;
+    if (batch.ntpTargets) {
+      // Interleaved how-to rows also carry next-token targets on their step texts (free-mode generation).
+      const text = crossEntropy(logits, batch.ntpTargets);
+      parts.howto_text = text;
+      const total = tf.add(l.total, tf.mul(text, this.options.howtoTextWeight ?? 1)) as tf.Scalar;
+      return { total, parts, tokens: batch.batch * batch.length };
+    }
     return { total: l.total, parts, tokens: batch.batch * batch.length };
   }
 }

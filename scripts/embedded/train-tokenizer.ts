@@ -1,0 +1,104 @@
+// Trains the embedded MAGVIT-v2 tokenizer (64×64 → 16×16 codes, 8 bits, palette decoder) on Shapes World through the
+// trainer's generic loop (`train` from @showo/trainer: AdamW, cosine schedule, clipping, atomic resumable
+// checkpoints). Re-running the same command resumes from the newest checkpoint in --dir.
+//
+//   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 4000] [--batch 32]
+//        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 100] [--eval-n 200] [--ckpt-every 50]
+//
+// Every --eval-every steps the tokenizer gate runs on --eval-n fresh scenes (held-out compositions allowed) and the
+// tokenizer is saved as <dir>/latest.safetensors, and as <dir>/best.safetensors when the gate score improved.
+// Scores go to <dir>/gate.jsonl; training events to <dir>/metrics.jsonl.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, SeededRandom } from '@showo/runtime';
+import { randomScene } from '@showo/shapes-world';
+import { MagvitTokenizer, saveMagvit } from '@showo/tokenizer-magvit';
+import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
+import { appendJsonl, arg, embeddedMagvitConfig, log, tokenizerGate } from './common.js';
+
+const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
+const STEPS = Number(arg('steps', '4000'));
+const BATCH = Number(arg('batch', '32'));
+const LR = Number(arg('lr', '1.5e-3'));
+const MIN_LR = Number(arg('min-lr', '7.5e-5'));
+const SEED = Number(arg('seed', '1'));
+const EVAL_EVERY = Number(arg('eval-every', '100'));
+const EVAL_N = Number(arg('eval-n', '200'));
+const CKPT_EVERY = Number(arg('ckpt-every', '50'));
+const CH = Number(arg('ch', '32'));
+const EDGE = Number(arg('edge-weight', '5'));
+
+async function main(): Promise<void> {
+  await initBackend(arg('backend', 'wasm'), { log });
+  fs.mkdirSync(DIR, { recursive: true });
+  const config = embeddedMagvitConfig(CH);
+  const model = MagvitTokenizer.create(config, { seed: SEED });
+  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE })}`);
+  const data = new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
+  const evalRng = new SeededRandom(SEED + 7777);
+  const evalScenes = Array.from({ length: EVAL_N }, () => randomScene(evalRng, { allowHeldOut: true }));
+  const gateLog = path.join(DIR, 'gate.jsonl');
+  let best = -1;
+  if (fs.existsSync(gateLog)) {
+    for (const l of fs.readFileSync(gateLog, 'utf8').split('\n').filter(Boolean)) best = Math.max(best, (JSON.parse(l) as { agreement: number }).agreement);
+  }
+  const t0 = Date.now();
+  const optimizer = new AdamW({ weightDecay: 0.01 });
+  const ac = new AbortController();
+  process.on('SIGTERM', () => ac.abort());
+  process.on('SIGINT', () => ac.abort());
+  let lastLog = 0;
+  const run = train({
+    model: magvitTask(model, { edgeWeight: EDGE }),
+    data,
+    optimizer,
+    disposeOptimizer: true,
+    schedule: { kind: 'cosine', lr: LR, minLr: MIN_LR, warmupSteps: 50, totalSteps: STEPS },
+    totalSteps: STEPS,
+    clipGradNorm: 1.0,
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${CH}` },
+    metricsLog: path.join(DIR, 'metrics.jsonl'),
+    lossCurve: path.join(DIR, 'loss.png'),
+    signal: ac.signal,
+    evaluate: {
+      everySteps: EVAL_EVERY,
+      run: (step) => {
+        const te = Date.now();
+        const g = tokenizerGate(model, evalScenes);
+        saveMagvit(model, path.join(DIR, 'latest.safetensors'), { step: String(step) });
+        const improved = g.agreement > best;
+        if (improved) {
+          best = g.agreement;
+          saveMagvit(model, path.join(DIR, 'best.safetensors'), { step: String(step), agreement: String(g.agreement) });
+        }
+        appendJsonl(gateLog, { step, agreement: g.agreement, psnr: g.psnr, exact: g.exact, codesUsed: g.codesUsed, wallS: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+        log(`gate step ${step}: agreement ${g.agreement.toFixed(3)} psnr ${g.psnr.toFixed(2)} exact ${g.exact.toFixed(3)} codes ${g.codesUsed}${improved ? ' (best)' : ''} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
+        if (g.failures.length) log(`  e.g. ${g.failures.slice(0, 3).map((f) => `${f.original} -> ${f.decoded}`).join(' ; ')}`);
+        return { agreement: g.agreement, psnr: g.psnr };
+      },
+    },
+  });
+  await new Promise<void>((resolve, reject) =>
+    run.subscribe({
+      next: (e) => {
+        if (e.type === 'start') log(`start at step ${e.step}/${e.totalSteps}${e.resumedFrom ? ` (resumed from ${e.resumedFrom})` : ''}, ${e.parameters} parameters`);
+        else if (e.type === 'step') {
+          if (e.step - lastLog >= 10 || e.step <= 3) {
+            lastLog = e.step;
+            const p = e.parts;
+            log(`step ${e.step} loss ${e.loss.toFixed(4)} recon ${p.recon?.toFixed(4)} ent ${p.entropy?.toFixed(4)} commit ${p.commit?.toFixed(4)} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
+          }
+        } else if (e.type === 'checkpoint') log(`checkpoint ${e.path}`);
+        else if (e.type === 'done') log(`done: ${e.reason} at step ${e.step}`);
+      },
+      error: reject,
+      complete: resolve,
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
