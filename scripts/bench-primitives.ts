@@ -45,9 +45,10 @@ interface Entry {
 }
 
 /**
- * Median ms of f over at least minReps runs (and at least ~300 ms), after one warm-up. Measured as this process's
- * CPU time (user + system), not wall time: the wasm backend is single-threaded, so on an idle machine the two agree,
- * and on a shared one CPU time is not inflated by other processes (wall time was, by 2–4×, while measuring).
+ * Fastest run of f, in ms, over at least minReps runs (and at least ~300 ms), after one warm-up. Measured as this
+ * process's CPU time (user + system), not wall time: the wasm backend is single-threaded, so on an idle machine the
+ * two agree, while on a shared one wall time was inflated 2–4× by other processes. Even CPU time is inflated under
+ * load (shared caches, hyper-threads), so the least-disturbed run (the minimum) is reported, not the median.
  * `--wall` switches to wall-clock time.
  */
 const useWall = args.includes('--wall');
@@ -67,8 +68,7 @@ function timeIt(f: () => tf.Tensor | tf.Tensor[]): number {
   const times: number[] = [];
   const start = performance.now();
   while (times.length < minReps || (performance.now() - start < 300 && times.length < 50)) times.push(once());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return Math.min(...times);
 }
 
 function forwardBackward(f: Fn, inputs: tf.Tensor[], diff: number[]): () => tf.Tensor[] {
@@ -307,7 +307,7 @@ async function main(): Promise<void> {
   const peak = (2 * 1024 ** 3) / peakMs / 1e6;
   tf.dispose([peakA, peakB]);
   console.log(`backend ${choice.name} (${choice.provider}); peak: plain 2-D matMul 1024×1024 ${peakMs.toFixed(1)} ms = ${peak.toFixed(1)} GFLOP/s`);
-  console.log(`times: median ${useWall ? 'wall-clock' : 'CPU'} ms of this process`);
+  console.log(`times: fastest run, ${useWall ? 'wall-clock' : 'CPU'} ms of this process; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('fwd: forward only; f+b: forward + backward (all float inputs); GFLOP/s counts matMul/conv work only (backward = 2× forward)');
   const head = ['primitive', 'fwd fast', 'fwd builtin', '×', 'f+b fast', 'f+b builtin', '×', 'GFLOP/s fwd', 'GFLOP/s f+b', '% peak f+b'];
   const rows: string[][] = [];

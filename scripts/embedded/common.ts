@@ -21,12 +21,17 @@ export function log(...parts: unknown[]): void {
 /** The 7 classes of the palette decoder: white background first, then the SPEC colours in SPEC order. */
 export const WORLD_PALETTE: PaletteColour[] = [[255, 255, 255], ...COLORS.map((c) => [...PALETTE[c]] as unknown as PaletteColour)];
 
-/** Embedded tokenizer: 64×64 → 16×16 codes of 8 bits, palette-class decoder (calibration's successful recipe). */
-export function embeddedMagvitConfig(ch = 32): MagvitConfig {
+/**
+ * Embedded tokenizer: 64×64 → 16×16 codes of 8 bits, palette-class decoder (calibration's successful recipe).
+ * Widths 16/32/64 and no ResNet block at full resolution (conv_in → downsample; upsample → conv_out there): the
+ * 64×64 layers dominate the cost on single-threaded wasm, and the 4×4-pixel patches need little full-res work.
+ */
+export function embeddedMagvitConfig(ch = 16): MagvitConfig {
   return createMagvitConfig({
     ch,
-    chMult: [1, 2, 2],
-    numResBlocks: 1,
+    chMult: [1, 2, 4],
+    numResBlocks: [0, 1, 1],
+    decoderNumResBlocks: [0, 1, 1],
     resolution: 64,
     codebookDim: 8,
     normGroups: 8,

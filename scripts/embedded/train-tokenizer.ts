@@ -2,8 +2,8 @@
 // trainer's generic loop (`train` from @showo/trainer: AdamW, cosine schedule, clipping, atomic resumable
 // checkpoints). Re-running the same command resumes from the newest checkpoint in --dir.
 //
-//   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 4000] [--batch 32]
-//        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 100] [--eval-n 200] [--ckpt-every 50]
+//   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1500] [--batch 16]
+//        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
 //
 // Every --eval-every steps the tokenizer gate runs on --eval-n fresh scenes (held-out compositions allowed) and the
 // tokenizer is saved as <dir>/latest.safetensors, and as <dir>/best.safetensors when the gate score improved.
@@ -18,15 +18,15 @@ import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { appendJsonl, arg, embeddedMagvitConfig, log, tokenizerGate } from './common.js';
 
 const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
-const STEPS = Number(arg('steps', '4000'));
-const BATCH = Number(arg('batch', '32'));
+const STEPS = Number(arg('steps', '1500'));
+const BATCH = Number(arg('batch', '16'));
 const LR = Number(arg('lr', '1.5e-3'));
 const MIN_LR = Number(arg('min-lr', '7.5e-5'));
 const SEED = Number(arg('seed', '1'));
-const EVAL_EVERY = Number(arg('eval-every', '100'));
-const EVAL_N = Number(arg('eval-n', '200'));
-const CKPT_EVERY = Number(arg('ckpt-every', '50'));
-const CH = Number(arg('ch', '32'));
+const EVAL_EVERY = Number(arg('eval-every', '40'));
+const EVAL_N = Number(arg('eval-n', '128'));
+const CKPT_EVERY = Number(arg('ckpt-every', '20'));
+const CH = Number(arg('ch', '16'));
 const EDGE = Number(arg('edge-weight', '5'));
 
 async function main(): Promise<void> {

@@ -1,74 +1,60 @@
 import 'reflect-metadata';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ShowoError } from '@showo/runtime';
 import { registerCommands } from './commands.js';
+import { CliContext, EXIT_FAILURE, EXIT_USAGE, UsageError, type CliIo } from './context.js';
 
-/** Exit codes: 0 ok, 1 failure (a check failed, bad input), 2 usage error. */
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE, EXIT_FAILURE, UsageError, CliInputError, commonOptions, modelOptions, samplingOptions, parseIntStrict, parseFloatStrict } from './context.js';
+export type { CliIo } from './context.js';
 
-/** Builds the `showo` program (exported for tests). */
-export function buildProgram(): Command {
+/** Builds the `showo` program around a context (exported for tests). */
+export function buildProgram(ctx: CliContext = new CliContext({ stdout: process.stdout, stderr: process.stderr })): Command {
   const program = new Command('showo')
     .description('Show-o in TypeScript: text-to-image, image understanding, inpainting, how-to sequences')
     .showHelpAfterError(true)
     .exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  registerCommands(program, commonOptions);
+  program.configureOutput({ writeErr: (s) => ctx.io.stderr.write(s), writeOut: (s) => ctx.io.stdout.write(s) });
+  registerCommands(program, ctx);
   return program;
 }
 
-/** Flags every model-using command accepts. */
-export function commonOptions(cmd: Command): Command {
-  return cmd
-    .option('--model <dir>', 'model folder (default: the embedded Shapes World model)')
-    .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
-    .option('--seed <n>', 'random seed', (v) => parseIntStrict('--seed', v), 0);
+/** One line for a message that may span several (config errors list their problems line by line). */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*-?\s*/g, '; ');
 }
 
-export function parseIntStrict(flag: string, v: string): number {
-  if (!/^-?\d+$/.test(v)) throw new UsageError(`${flag} expects an integer, got "${v}"`);
-  return Number(v);
-}
-
-export function parseFloatStrict(flag: string, v: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`${flag} expects a number, got "${v}"`);
-  return x;
-}
-
-/** A usage mistake detected after parsing (exit 2). */
-export class UsageError extends ShowoError {
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
-
-/** Runs the CLI with `argv` (without node and script); resolves to the exit code. Never throws. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+/**
+ * Runs the CLI with `argv` (without node and script); resolves to the exit code — 0 ok, 1 failure (bad input,
+ * a failed check), 2 usage. Never throws: expected errors become one line on stderr, never a stack trace.
+ */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const ctx = new CliContext(io);
+  const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return ctx.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // `showo` alone prints the usage as an error (exit 1 in commander); `showo help` prints it normally.
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }
     if (e instanceof UsageError) {
-      process.stderr.write(`showo: ${e.message}\n`);
-      program.outputHelp({ error: true });
+      ctx.err(`showo: ${e.message}`);
+      (e.command ?? program).outputHelp({ error: true });
       return EXIT_USAGE;
     }
     if (e instanceof ShowoError) {
-      process.stderr.write(`showo: ${e.message}\n`);
-      return 1;
+      ctx.err(`showo: ${oneLine(e.message)}`);
+      return EXIT_FAILURE;
     }
     const err = e as NodeJS.ErrnoException;
     if (err && typeof err.code === 'string' && err.path) {
-      process.stderr.write(`showo: cannot access ${err.path} (${err.code})\n`);
-      return 1;
+      ctx.err(`showo: cannot access ${err.path} (${err.code})`);
+      return EXIT_FAILURE;
     }
-    process.stderr.write(`showo: unexpected error: ${(e as Error)?.stack ?? e}\n`);
-    return 1;
+    ctx.err(`showo: unexpected error: ${(e as Error)?.stack ?? e}`);
+    return EXIT_FAILURE;
   }
 }

@@ -202,7 +202,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
     const saveAt = async (s: number, states: Record<string, JsonValue>): Promise<string> => {
       const p = await saveCheckpoint(
         ck!.dir,
-        { step: s, variables: params, optimizer, components: { ...states, [BATCHES_KEY]: batchesConsumed }, meta: o.meta ?? {}, fingerprint: ck!.fingerprint },
+        { step: s, variables: params, optimizer, components: { ...states, [BATCHES_KEY]: stepBatches }, meta: o.meta ?? {}, fingerprint: ck!.fingerprint },
         { keepLast: ck!.keepLast },
       );
       emitLogged({ type: 'checkpoint', step: s, path: p });
@@ -215,6 +215,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
     let lastCheckpoint = resumedFrom;
     // State of the components at the end of the last finished step: what a checkpoint taken now must record.
     let stepState = snapshot(components);
+    let stepBatches = batchesConsumed;
     let aborted = false;
 
     while (step < o.totalSteps) {
@@ -287,6 +288,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
         }
         step++;
         stepState = snapshot(components);
+        stepBatches = batchesConsumed;
         const stepMs = now() - t0;
         emaStepMs = emaStepMs === undefined ? stepMs : 0.9 * emaStepMs + 0.1 * stepMs;
         const parts: Record<string, number> = {};

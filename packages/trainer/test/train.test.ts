@@ -138,8 +138,19 @@ test('data without getState is fast-forwarded on resume', async () => {
   full.dispose();
   const dir = tmpDir();
   const a = new ToyModel(1);
-  const oa = options(a, new ToyData(2), { data: plain(2), totalSteps: 4, checkpoint: { dir } });
-  await collect(oa);
+  // Abort while step 5 is half done (after its first micro-batch): that step is dropped, step 4 is saved.
+  const ctrl = new AbortController();
+  function* aborting(): Generator<ToyBatch> {
+    let n = 0;
+    for (const b of plain(2)) {
+      if (++n === 9) ctrl.abort();
+      yield b;
+    }
+  }
+  const oa = options(a, new ToyData(2), { data: aborting(), checkpoint: { dir }, signal: ctrl.signal });
+  const ev = await collect(oa);
+  assert.equal(steps(ev).length, 4);
+  assert.ok(ev.some((e) => e.type === 'checkpoint' && e.step === 4));
   const b = new ToyModel(1);
   const ob = options(b, new ToyData(2), { data: plain(2), checkpoint: { dir, resume: true } });
   const rest = steps(await collect(ob));

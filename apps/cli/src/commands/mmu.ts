@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { parseMmuJsonl, renderScene, type MmuItem } from '@showo/shapes-world';
+import type { Showo } from '@showo/showo';
+import { UsageError, modelOptions, parsers, type CliContext, type ModelFlags } from '../context.js';
+import { batches, readImageFile, readJsonlFile, writeJsonlFile } from '../io.js';
+import { withShowo } from '../model.js';
+import { ProgressBar } from '../progress.js';
+
+interface MmuFlags extends ModelFlags {
+  questions?: string;
+  out?: string;
+  batch: number;
+  maxTokens?: number;
+  temperature?: number;
+}
+
+/** Answer options of the flags (greedy unless a temperature is given). */
+function answerOptions(flags: Pick<MmuFlags, 'maxTokens' | 'temperature' | 'seed'>) {
+  return {
+    ...(flags.maxTokens !== undefined ? { maxNewTokens: flags.maxTokens } : {}),
+    ...(flags.temperature !== undefined ? { temperature: flags.temperature, greedy: flags.temperature === 0 } : {}),
+    seed: flags.seed,
+  };
+}
+
+/**
+ * Answers every item's question about its scene, rendered by the SPEC's rules at the model's image size; a
+ * progress bar counts answered questions. Shared by `mmu --questions` and `eval --mmu` without answers.
+ */
+export async function answerItems(ctx: CliContext, showo: Showo, items: readonly MmuItem[], flags: Pick<MmuFlags, 'batch' | 'maxTokens' | 'temperature' | 'seed'>): Promise<Map<string, string>> {
+  const answers = new Map<string, string>();
+  const bar = new ProgressBar('mmu', items.length, ctx.io.stderr);
+  try {
+    for (const group of batches(items, flags.batch)) {
+      const size = showo.imageSize;
+      const images = group.map((item) => ({ width: size, height: size, data: renderScene(item.scene, size) }));
+      let tokens = 0;
+      const texts = await showo.answer(images, group.map((i) => i.question), answerOptions(flags)).answers((e) => {
+        if (e.type === 'token') bar.update(answers.size, `${++tokens} tokens`);
+      });
+      group.forEach((item, k) => answers.set(item.id, texts[k] ?? ''));
+      bar.update(answers.size);
+    }
+  } finally {
+    bar.stop();
+  }
+  return answers;
+}
+
+/** `showo mmu IMAGE "QUESTION"` (prints the answer) or `showo mmu --questions FILE.jsonl --out answers.jsonl`. */
+export function mmuCommand(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('mmu')
+    .description('answer a question about an image, or every question of a Shapes World mmu file')
+    .argument('[image]', 'PNG or JPEG image')
+    .argument('[question]', 'the question, e.g. "what color is the circle?"')
+    .option('--questions <file>', 'an mmu JSONL file ({"id", "scene", "question", …} per line); scenes are rendered per the SPEC')
+    .option('--out <file>', 'answers JSONL ({"id", "answer"} per line; --questions; default: stdout)')
+    .option('--batch <n>', 'questions answered together (--questions)', parsers.positiveInt('--batch'), 8)
+    .option('--max-tokens <n>', 'longest answer in tokens (default: the model\'s text budget)', parsers.positiveInt('--max-tokens'))
+    .option('--temperature <t>', 'sampling temperature (default: greedy)', parsers.nonNegative('--temperature'));
+  modelOptions(cmd).action(async (image: string | undefined, question: string | undefined, flags: MmuFlags) => {
+    if (flags.questions !== undefined) {
+      if (image !== undefined) throw new UsageError('give either IMAGE "QUESTION" or --questions FILE, not both', cmd);
+      const items = readJsonlFile(ctx, flags.questions, parseMmuJsonl, 'questions file');
+      if (items.length === 0) {
+        ctx.problem(`${flags.questions}: no questions to answer`);
+        return;
+      }
+      const answers = await withShowo(ctx, flags, (showo) => answerItems(ctx, showo, items, flags));
+      const lines = items.map((i) => ({ id: i.id, answer: answers.get(i.id) ?? '' }));
+      if (flags.out) {
+        writeJsonlFile(flags.out, lines);
+        ctx.out(`wrote ${lines.length} answer(s) to ${flags.out}`);
+      } else for (const l of lines) ctx.out(JSON.stringify(l));
+      return;
+    }
+    if (image === undefined || question === undefined) throw new UsageError('give IMAGE and "QUESTION", or --questions FILE', cmd);
+    const pixels = await readImageFile(image);
+    const answer = await withShowo(ctx, flags, (showo) => {
+      const bar = new ProgressBar('mmu', flags.maxTokens ?? showo.bundle.prompting.maxSeqLength, ctx.io.stderr);
+      return showo
+        .answer(pixels, question, answerOptions(flags))
+        .answer((e) => e.type === 'token' && bar.update(e.tokens.length))
+        .finally(() => bar.stop());
+    });
+    ctx.out(answer);
+  });
+}

@@ -1,0 +1,132 @@
+import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
+import { BACKEND_NAMES, ShowoError, type BackendName } from '@showo/runtime';
+
+/** Exit codes: 0 ok, 1 failure (a check failed, bad input), 2 usage error. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Where a command writes. Tests pass their own sinks; the real CLI writes to the process streams. */
+export interface CliIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+}
+
+/**
+ * What every command gets: output sinks and the exit status of the run. A command that hits bad input it can
+ * skip (a malformed JSONL line, an unreadable image among many) reports it and calls {@link fail}, then carries
+ * on; the run then ends with exit code 1.
+ */
+export class CliContext {
+  exitCode = EXIT_OK;
+  constructor(readonly io: CliIo) {}
+
+  /** A line on stdout (results). */
+  out(line: string): void {
+    this.io.stdout.write(line + '\n');
+  }
+
+  /** A line on stderr (progress, notes, problems). */
+  err(line: string): void {
+    this.io.stderr.write(line + '\n');
+  }
+
+  /** Reports a problem (`showo: …` on stderr) and marks the run as failed without stopping it. */
+  problem(message: string): void {
+    this.err(`showo: ${message}`);
+    this.fail();
+  }
+
+  fail(code = EXIT_FAILURE): void {
+    if (this.exitCode === EXIT_OK) this.exitCode = code;
+  }
+}
+
+/** A usage mistake detected after parsing (exit 2, with the command's usage). */
+export class UsageError extends ShowoError {
+  constructor(
+    message: string,
+    readonly command?: Command,
+  ) {
+    super('USAGE', message);
+  }
+}
+
+/** A path given on the command line does not exist or is not what the command needs (exit 1). */
+export class CliInputError extends ShowoError {
+  constructor(message: string) {
+    super('CLI_INPUT', message);
+  }
+}
+
+/** Option parser for integers (commander reports a failure as a usage error). */
+export function parseIntStrict(flag: string, v: string): number {
+  if (!/^-?\d+$/.test(v.trim())) throw new CommanderArgumentError(`${flag} expects an integer, got "${v}"`);
+  return Number(v);
+}
+
+/** Option parser for finite numbers. */
+export function parseFloatStrict(flag: string, v: string): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new CommanderArgumentError(`${flag} expects a number, got "${v}"`);
+  return x;
+}
+
+const positiveInt = (flag: string) => (v: string) => {
+  const n = parseIntStrict(flag, v);
+  if (n < 1) throw new CommanderArgumentError(`${flag} expects an integer ≥ 1, got ${n}`);
+  return n;
+};
+const nonNegative = (flag: string) => (v: string) => {
+  const n = parseFloatStrict(flag, v);
+  if (n < 0) throw new CommanderArgumentError(`${flag} expects a number ≥ 0, got ${n}`);
+  return n;
+};
+
+/** Options of the model flags. */
+export interface ModelFlags {
+  model?: string;
+  backend: BackendName;
+  seed: number;
+}
+
+/** Options of the sampling flags. */
+export interface SamplingFlags {
+  steps?: number;
+  cfg?: number;
+  temperature?: number;
+}
+
+/** `--model`, `--backend`, `--seed`: every command that loads a model. */
+export function modelOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <dir>', 'model folder (default: $SHOWO_MODEL, else the embedded Shapes World model)')
+    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_NAMES]).default('auto'))
+    .option('--seed <n>', 'random seed', (v) => parseIntStrict('--seed', v), 0);
+}
+
+/** `--steps`, `--cfg`, `--temperature`: every command that samples (defaults come from the model folder). */
+export function samplingOptions(cmd: Command): Command {
+  return cmd
+    .option('--steps <n>', 'MaskGIT steps (default: the model\'s)', positiveInt('--steps'))
+    .option('--cfg <w>', 'classifier-free guidance scale (default: the model\'s)', nonNegative('--cfg'))
+    .option('--temperature <t>', 'sampling temperature (default: the model\'s)', nonNegative('--temperature'));
+}
+
+/** Model and sampling flags together: the common flags of the model commands. */
+export function commonOptions(cmd: Command): Command {
+  return samplingOptions(modelOptions(cmd));
+}
+
+/** The facade options of the sampling flags that were given. */
+export function samplingRequest(o: SamplingFlags & { seed?: number }): { steps?: number; guidanceScale?: number; temperature?: number; seed?: number } {
+  return {
+    ...(o.steps !== undefined ? { steps: o.steps } : {}),
+    ...(o.cfg !== undefined ? { guidanceScale: o.cfg } : {}),
+    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+}
+
+/** `positiveInt` and `nonNegative` for commands' own flags. */
+export const parsers = { positiveInt, nonNegative };
