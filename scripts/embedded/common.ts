@@ -23,13 +23,13 @@ export const WORLD_PALETTE: PaletteColour[] = [[255, 255, 255], ...COLORS.map((c
 
 /**
  * Embedded tokenizer: 64×64 → 16×16 codes of 8 bits, palette-class decoder (calibration's successful recipe).
- * Widths 16/32/64 and no ResNet block at full resolution (conv_in → downsample; upsample → conv_out there): the
+ * Widths 16/32/32 and no ResNet block at full resolution (conv_in → downsample; upsample → conv_out there): the
  * 64×64 layers dominate the cost on single-threaded wasm, and the 4×4-pixel patches need little full-res work.
  */
 export function embeddedMagvitConfig(ch = 16): MagvitConfig {
   return createMagvitConfig({
     ch,
-    chMult: [1, 2, 4],
+    chMult: [1, 2, 2],
     numResBlocks: [0, 1, 1],
     decoderNumResBlocks: [0, 1, 1],
     resolution: 64,

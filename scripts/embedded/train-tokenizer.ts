@@ -2,7 +2,7 @@
 // trainer's generic loop (`train` from @showo/trainer: AdamW, cosine schedule, clipping, atomic resumable
 // checkpoints). Re-running the same command resumes from the newest checkpoint in --dir.
 //
-//   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1500] [--batch 16]
+//   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
 //
 // Every --eval-every steps the tokenizer gate runs on --eval-n fresh scenes (held-out compositions allowed) and the
@@ -18,8 +18,8 @@ import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { appendJsonl, arg, embeddedMagvitConfig, log, tokenizerGate } from './common.js';
 
 const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
-const STEPS = Number(arg('steps', '1500'));
-const BATCH = Number(arg('batch', '16'));
+const STEPS = Number(arg('steps', '1200'));
+const BATCH = Number(arg('batch', '8'));
 const LR = Number(arg('lr', '1.5e-3'));
 const MIN_LR = Number(arg('min-lr', '7.5e-5'));
 const SEED = Number(arg('seed', '1'));
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     data,
     optimizer,
     disposeOptimizer: true,
-    schedule: { kind: 'cosine', lr: LR, minLr: MIN_LR, warmupSteps: 50, totalSteps: STEPS },
+    schedule: { kind: 'cosine', lr: LR, minLr: MIN_LR, warmupSteps: 10, totalSteps: STEPS },
     totalSteps: STEPS,
     clipGradNorm: 1.0,
     checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${CH}` },

@@ -2,3 +2,4 @@
  * The `showo` command-line interface.
  */
 export { main, buildProgram } from './main.js';
+export type { CliIo } from './context.js';

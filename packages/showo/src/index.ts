@@ -2,8 +2,7 @@
  * Batteries included: Show-o from a model folder in one call, without wiring dependency injection by hand.
  *
  * ```ts
- * import { createShowo, writePngFile } from '@showo/showo';
- *
+ * // createShowo and writePngFile are this package's exports
  * const showo = await createShowo();                        // SHOWO_MODEL or the embedded Shapes World model
  * const image = await showo.t2i('a red circle').image();    // await the result…
  * showo.t2i('a blue square', { seed: 1 }).subscribe((e) => e.type === 'step' && console.log(e.step)); // …or stream it

@@ -1,14 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { SafetensorsReader, ShowoError } from '@showo/runtime';
-
-/** A path given on the command line does not exist or is not what the command needs. */
-export class CliInputError extends ShowoError {
-  constructor(message: string) {
-    super('CLI_INPUT', message);
-  }
-}
+import { SafetensorsReader } from '@showo/runtime';
+import { CliInputError, type CliContext } from '../context.js';
 
 function findSafetensors(target: string): string[] {
   if (!fs.existsSync(target)) throw new CliInputError(`${target} does not exist`);
@@ -19,7 +13,7 @@ function findSafetensors(target: string): string[] {
 }
 
 /** `showo inspect CHECKPOINT`: tensor names, dtypes, shapes and parameter counts of a checkpoint (file or folder). */
-export function inspectCommand(program: Command): void {
+export function inspectCommand(program: Command, ctx: CliContext): void {
   program
     .command('inspect')
     .description('list the tensors of a safetensors checkpoint (file or folder) and its config')
@@ -42,15 +36,15 @@ export function inspectCommand(program: Command): void {
       const configFile = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'config.json') : undefined;
       const config = configFile && fs.existsSync(configFile) ? JSON.parse(fs.readFileSync(configFile, 'utf8')) : undefined;
       if (opts.json) {
-        console.log(JSON.stringify({ files: report, config }, null, 2));
+        ctx.out(JSON.stringify({ files: report, config }, null, 2));
         return;
       }
       for (const f of report) {
-        console.log(`${f.file}  (${(f.bytes / 1e6).toFixed(2)} MB, ${f.tensors.length} tensors, ${f.params.toLocaleString('en-US')} parameters)`);
-        if (Object.keys(f.metadata).length) console.log(`  metadata: ${JSON.stringify(f.metadata)}`);
+        ctx.out(`${f.file}  (${(f.bytes / 1e6).toFixed(2)} MB, ${f.tensors.length} tensors, ${f.params.toLocaleString('en-US')} parameters)`);
+        if (Object.keys(f.metadata).length) ctx.out(`  metadata: ${JSON.stringify(f.metadata)}`);
         const w = Math.max(...f.tensors.map((t) => t.name.length));
-        for (const t of f.tensors) console.log(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`);
+        for (const t of f.tensors) ctx.out(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`);
       }
-      if (config) console.log(`config.json: ${JSON.stringify(config)}`);
+      if (config) ctx.out(`config.json: ${JSON.stringify(config)}`);
     });
 }

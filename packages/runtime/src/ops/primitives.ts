@@ -372,14 +372,17 @@ function flipSpatial(w: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * Weight gradient of a conv: dW[i, j] = Σ_pixels x_pad[o·s + (i, j)]ᵀ · dy[o], as one plain 2-D matMul per kernel
- * tap, [out, P]·[P, in], with the data laid out so that every tap operand is a *contiguous* slice (wasm copies a
- * contiguous slice with one memcpy; non-contiguous slices and XNNPACK's conv over the batch axis — the textbook
+ * tap, [in, P]·[P, out], with the data laid out so that every tap operand is a set of long contiguous runs (wasm
+ * copies a contiguous run with one memcpy; per-pixel slices, and XNNPACK's conv over the batch axis — the textbook
  * formulation, with n input channels — are each ~10× slower here):
- * - the padded input is split into its stride phases [s, s, n, Hq, Wq, in] (two transposes; none at stride 1);
+ * - the padded input is split into its stride phases and put channel-first, [s·s, in, n, Hq·Wq] (rank-4
+ *   transposes; rank 6 is ~50× slower on wasm);
  * - in a phase, flattened over (row, col), the tap (i, j) starts at offset (i//s)·Wq + j//s, and the oh·Wq
  *   positions from there line up with a "wide" output grid of oh rows × Wq columns;
  * - the Wq − ow extra columns of that grid get zero output gradient, so whatever they read contributes nothing.
- * The matMuls do Wq/ow more work than strictly needed (6 % for a 3×3 conv on a 32-wide map).
+ * The right-hand operand, dy on the wide grid, is the same tensor for every tap: XNNPACK packs a matMul's right
+ * operand (~5–10 ns per element) once per tensor, so it is packed once instead of once per tap. The matMuls do
+ * Wq/ow more work than strictly needed (6 % for a 3×3 conv on a 32-wide map).
  */
 function convWeightGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number, stride: number, top: number, left: number): tf.Tensor4D {
   const [n, h, w, cin] = x.shape;
@@ -394,27 +397,28 @@ function convWeightGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number,
   const keepW = Math.min(w, wp - left);
   if (keepH < h || keepW < w) xp = tf.slice(xp, [0, 0, 0, 0], [n, keepH, keepW, cin]);
   xp = tf.pad(xp, [[0, 0], [top, hp - top - keepH], [left, wp - left - keepW], [0, 0]]);
-  // [s·s·n, Hq·Wq·in]: row (column phase, row phase, sample) of the padded grid (identity at stride 1). Two rank-4
-  // transposes: wasm's rank-6 transpose is ~50× slower.
-  let phases = xp.reshape([s * s * n, hq * wq * cin]);
-  if (s > 1) {
+  // [phase = (column phase, row phase), in, n, Hq·Wq]
+  let phases: tf.Tensor;
+  if (s === 1) {
+    phases = tf.transpose(xp.reshape([n, hq * wq, cin]), [2, 0, 1]).reshape([1, cin, n, hq * wq]);
+  } else {
     const rowPhase = tf.transpose(xp.reshape([n, hq, s, wq * s * cin]), [2, 0, 1, 3]); // [s_i, n, hq, wq·s·in]
-    phases = tf.transpose(rowPhase.reshape([s * n * hq, wq, s, cin]), [2, 0, 1, 3]).reshape([s * s * n, hq * wq * cin]);
+    const colPhase = tf.transpose(rowPhase.reshape([s * n * hq, wq, s, cin]), [2, 0, 1, 3]); // [s_j, s_i·n·hq, wq, in]
+    phases = tf.transpose(colPhase.reshape([s * s, n, hq * wq, cin]), [0, 3, 1, 2]);
   }
-  // Output gradient on the wide grid, transposed once: [out, n·oh·Wq].
   const dyWide = wq === ow ? dy : tf.pad(dy, [[0, 0], [0, 0], [0, wq - ow], [0, 0]]);
-  const dyT = tf.transpose(dyWide.reshape([n * oh * wq, cout]));
-  const len = oh * wq * cin;
+  const dy2 = dyWide.reshape([n * oh * wq, cout]);
+  const len = oh * wq;
   const taps: tf.Tensor[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const phase = (j % s) * s + (i % s);
-      const offset = (Math.floor(i / s) * wq + Math.floor(j / s)) * cin;
-      const tap = tf.slice(phases, [phase * n, offset], [n, len]).reshape([n * oh * wq, cin]);
-      taps.push(tf.matMul(dyT, tap)); // [out, in]
+      const offset = Math.floor(i / s) * wq + Math.floor(j / s);
+      const tap = tf.slice(phases, [phase, 0, 0, offset], [1, cin, n, len]).reshape([cin, n * len]);
+      taps.push(tf.matMul(tap, dy2)); // [in, out]
     }
   }
-  return tf.transpose(tf.stack(taps), [0, 2, 1]).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
+  return tf.stack(taps).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
 }
 
 /**
