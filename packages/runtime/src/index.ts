@@ -11,5 +11,3 @@ export * from './ops/primitives.js';
 export * from './di.js';
 export * from './ops/kernels.js';
 export * from './workers/dual-engine.js';
-export * from './workers/local-engine.js';
-export * from './workers/protocol.js';

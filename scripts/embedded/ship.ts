@@ -1,0 +1,83 @@
+// Ships the embedded model into models/shapes-world/ (layout read by the CLI's loader):
+//   showo/config.json      Show-o config (official field names) + text_tokenizer, showo block, generation defaults
+//   showo/model.safetensors, showo/vocab.json
+//   magvit/config.json + magvit/model.safetensors
+// As a script: copies the best Show-o of a run (<dir>/best) and its frozen tokenizer.
+//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--steps 12 --guidance 2 --temperature 1]
+import fs from 'node:fs';
+import path from 'node:path';
+import { saveWordVocabulary } from '@showo/prompting';
+import { ShowoModel } from '@showo/showo-core';
+import { readSafetensors } from '@showo/runtime';
+import { CONFIG_METADATA_KEY, parseMagvitConfig, writeMagvitConfig } from '@showo/tokenizer-magvit';
+import { ROOT, arg, log } from './common.js';
+import type { EmbeddedSetup, GenerationSettings } from './showo-common.js';
+
+export const MODELS_DIR = path.join(ROOT, 'models', 'shapes-world');
+
+function replaceDir(target: string, fill: (tmp: string) => Promise<void> | void): Promise<void> {
+  const tmp = `${target}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  return Promise.resolve(fill(tmp)).then(() => {
+    const old = `${target}.old-${process.pid}`;
+    if (fs.existsSync(target)) fs.renameSync(target, old);
+    fs.renameSync(tmp, target);
+    fs.rmSync(old, { recursive: true, force: true });
+  });
+}
+
+/** Writes the tokenizer folder from a saveMagvit file (config read from its metadata). */
+export async function shipMagvit(magvitFile: string): Promise<void> {
+  const { metadata } = readSafetensors(magvitFile);
+  const config = parseMagvitConfig(JSON.parse(metadata[CONFIG_METADATA_KEY]!));
+  await replaceDir(path.join(MODELS_DIR, 'magvit'), (tmp) => {
+    fs.copyFileSync(magvitFile, path.join(tmp, 'model.safetensors'));
+    writeMagvitConfig(path.join(tmp, 'config.json'), config);
+  });
+}
+
+export async function shipShowo(o: { model: ShowoModel; magvitFile: string; setup: EmbeddedSetup; generation: GenerationSettings; quickScores?: Record<string, unknown> }): Promise<void> {
+  fs.mkdirSync(MODELS_DIR, { recursive: true });
+  await replaceDir(path.join(MODELS_DIR, 'showo'), async (tmp) => {
+    await o.model.save(tmp);
+    const cfgFile = path.join(tmp, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+    const c = o.model.config;
+    const full = {
+      ...cfg,
+      text_tokenizer: { type: 'word', vocab: 'vocab.json' },
+      showo: {
+        llm_vocab_size: c.llm_vocab_size,
+        num_new_special_tokens: c.num_new_special_tokens,
+        codebook_size: c.codebook_size,
+        num_vq_tokens: c.num_vq_tokens,
+        max_seq_length: c.max_seq_length,
+        image_size: 64,
+      },
+      generation: { steps: o.generation.steps, guidance_scale: o.generation.guidanceScale, temperature: o.generation.temperature, schedule: 'cosine' },
+    };
+    fs.writeFileSync(cfgFile, JSON.stringify(full, null, 2) + '\n');
+    saveWordVocabulary(path.join(tmp, 'vocab.json'), o.setup.tokenizer.vocabulary);
+  });
+  await shipMagvit(o.magvitFile);
+  if (o.quickScores) fs.writeFileSync(path.join(MODELS_DIR, 'scores.json'), JSON.stringify(o.quickScores, null, 2) + '\n');
+}
+
+async function main(): Promise<void> {
+  const dir = path.resolve(arg('dir', 'runs/showo'));
+  const { initBackend } = await import('@showo/runtime');
+  await initBackend('wasm');
+  const { embeddedSetup } = await import('./showo-common.js');
+  const model = await ShowoModel.load(path.join(dir, 'best'));
+  const gen: GenerationSettings = { steps: Number(arg('steps', '12')), guidanceScale: Number(arg('guidance', '2')), temperature: Number(arg('temperature', '1')) };
+  await shipShowo({ model, magvitFile: path.join(dir, 'magvit.safetensors'), setup: embeddedSetup(), generation: gen });
+  log(`shipped ${dir}/best to ${MODELS_DIR}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
