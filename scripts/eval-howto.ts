@@ -1,17 +1,25 @@
 // Scores a model folder on how-to sequences in guided mode (the SPEC's scored mode): for every item the model is
 // given the question and step 1's text and draws keyframe 1, then step 2's text and draws keyframe 2, … (the
-// sampler's `howto` pipeline through the facade), and the Shapes World detector checks every keyframe.
+// sampler's `howto` pipeline on the loaded model folder), and the Shapes World detector checks every keyframe.
 //
 //   node --import tsx scripts/eval-howto.ts [--model models/shapes-world] [--file ../shared/shapes-world/howto-public.jsonl]
 //        [--steps N] [--cfg W] [--temperature T] [--seed 0] [--limit N] [--backend auto] [--save DIR] [--json FILE]
+//        [--max-positions N] [--no-cache]
+//
+// Settings default to the model folder's `generation` block (its `howto` part when it has one). Like training, an
+// over-long `question + step 1` is cut to max_text_len the official way. The position budget defaults to the
+// longest sequence of the file: the embedded model is trained on how-to sequences longer than its config's
+// max_position_embeddings (informational for Phi: the rotary embedding extends past it).
 //
 // Prints step and sequence accuracy (overall and by sequence length), the failure kinds of each step position
 // (step 1, 2, 3), and one line per failed sequence. Milestone: steps ≥ 0.40, sequences ≥ 0.25.
 import fs from 'node:fs';
 import path from 'node:path';
 import { evaluateHowto, formatAccuracyTable, formatFailureTable, parseHowtoJsonl, type FailureCounts, type FailureKind } from '@showo/shapes-world';
-import { createShowo, defaultModelDir, writePngFile } from '@showo/showo';
-import type { BackendName } from '@showo/runtime';
+import { initBackend, type BackendName } from '@showo/runtime';
+import { TokenLayout, UniversalPrompting } from '@showo/prompting';
+import { howto, howtoResult, magvitCodec, type HowtoPipelineDeps } from '@showo/sampler';
+import { defaultModelDir, loadModelBundle, writePngFile } from '@showo/showo';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 function arg(name: string, def?: string): string | undefined {
@@ -19,6 +27,12 @@ function arg(name: string, def?: string): string | undefined {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
 }
 const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
+
+/** Positions of a guided sequence: max_text_len, then per step its keyframe block, and `BOS text EOS` after step 1. */
+function longest(p: UniversalPrompting, question: string, steps: readonly string[]): number {
+  const texts = p.encodeTexts(steps.slice(1));
+  return p.maxTextLen + steps.length * (p.numVqTokens + 2) + texts.reduce((s, t) => s + t.length + 2, 0);
+}
 
 async function main(): Promise<void> {
   const modelDir = path.resolve(arg('model') ?? defaultModelDir());
@@ -32,25 +46,49 @@ async function main(): Promise<void> {
   const limit = num('limit');
   if (limit !== undefined) items = items.slice(0, limit);
   const save = arg('save');
-  const request = {
+  const request: { steps?: number; guidanceScale?: number; temperature?: number; seed: number } = {
     ...(num('steps') !== undefined ? { steps: num('steps')! } : {}),
     ...(num('cfg') !== undefined ? { guidanceScale: num('cfg')! } : {}),
     ...(num('temperature') !== undefined ? { temperature: num('temperature')! } : {}),
     seed: num('seed') ?? 0,
   };
-  const showo = await createShowo({ model: modelDir, backend: (arg('backend') ?? 'auto') as BackendName, log: (l) => console.error(l) });
+  await initBackend((arg('backend') ?? 'auto') as BackendName, { log: (l) => console.error(l) });
+  const loaded = await loadModelBundle(modelDir);
+  const { bundle } = loaded;
+  const defaults = bundle.generation.howto;
+  const settings = {
+    steps: request.steps ?? defaults.steps,
+    guidanceScale: request.guidanceScale ?? defaults.guidanceScale,
+    temperature: request.temperature ?? defaults.temperature,
+    schedule: defaults.schedule,
+    seed: request.seed,
+    truncatePrompts: true,
+  };
+  const prompting = new UniversalPrompting(new TokenLayout(bundle.layoutOptions), bundle.prompting, bundle.text.tokenizer);
+  const deps: HowtoPipelineDeps = {
+    model: loaded.model,
+    prompting,
+    codec: magvitCodec(loaded.magvit),
+    grid: bundle.grid,
+    cache: process.argv.includes('--no-cache') ? 'none' : 'auto',
+    maxPositions: num('max-positions') ?? Math.max(bundle.showo.config.max_position_embeddings, ...items.map((i) => longest(prompting, i.question, i.steps.map((s) => s.text)))),
+  };
+  if (deps.maxPositions! > bundle.showo.config.max_position_embeddings) {
+    console.error(`note: sequences up to ${deps.maxPositions} positions (the config says max_position_embeddings ${bundle.showo.config.max_position_embeddings})`);
+  }
   const frames = new Map<string, Uint8Array[]>();
   const t0 = Date.now();
   try {
     for (const [i, item] of items.entries()) {
-      const result = await showo.howto(item.question, item.steps.map((s) => s.text), request).result();
-      frames.set(item.id, result.steps.map((s) => (s.image ? Uint8Array.from(s.image.data) : new Uint8Array(0))));
-      if (save) result.steps.forEach((s, k) => s.image && writePngFile(path.join(save, item.id, `step-${k + 1}.png`), s.image));
+      const result = await howtoResult(howto(deps, { question: item.question, stepTexts: item.steps.map((s) => s.text), ...settings }));
+      frames.set(item.id, result!.steps.map((s) => (s.image ? Uint8Array.from(s.image.data) : new Uint8Array(0))));
+      if (save) result!.steps.forEach((s, k) => s.image && writePngFile(path.join(save, item.id, `step-${k + 1}.png`), s.image));
       if ((i + 1) % 5 === 0 || i + 1 === items.length) console.error(`${i + 1}/${items.length} sequences (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     }
   } finally {
-    await showo.dispose();
+    loaded.dispose();
   }
+  Object.assign(request, { steps: settings.steps, guidanceScale: settings.guidanceScale, temperature: settings.temperature });
 
   const report = evaluateHowto(items, (item) => frames.get(item.id));
   const pct = (a: { passed: number; total: number; accuracy: number }) => `${a.passed}/${a.total} = ${(100 * a.accuracy).toFixed(1)}%`;

@@ -12,7 +12,9 @@ import {
   renderScene,
   vocabularyWords,
   type MmuItem,
+  type MmuReport,
   type T2iItem,
+  type T2iReport,
 } from '@showo/shapes-world';
 import type { ShowoConfig, ShowoModel } from '@showo/showo-core';
 import type { MagvitTokenizer } from '@showo/tokenizer-magvit';
@@ -97,7 +99,7 @@ export async function evaluateShowo(
   items: { t2i: readonly T2iItem[]; mmu: readonly MmuItem[] },
   gen: GenerationSettings,
   o: { batch?: number; seed?: number; keepImages?: Map<string, Uint8Array> } = {},
-): Promise<ShowoScores & { answers: Map<string, string> }> {
+): Promise<ShowoScores & { answers: Map<string, string>; t2iReport?: T2iReport; mmuReport?: MmuReport }> {
   const t0 = Date.now();
   const deps: ShowoPipelineDeps = { model, prompting: setup.prompting, codec: magvitCodec(magvit) };
   const batch = o.batch ?? 20;
@@ -132,5 +134,5 @@ export async function evaluateShowo(
   for (const [k, v] of Object.entries(t2iReport?.byTag ?? {})) t2iByTag[k] = (v as { accuracy: number }).accuracy;
   const mmuByKind: Record<string, number> = {};
   for (const [k, v] of Object.entries(mmuReport?.byKind ?? {})) mmuByKind[k] = (v as { accuracy: number }).accuracy;
-  return { t2i, mmu, score: (t2i + mmu) / 2, t2iByTag, mmuByKind, nT2i: items.t2i.length, nMmu: items.mmu.length, evalSeconds: (Date.now() - t0) / 1000, answers };
+  return { t2i, mmu, score: (t2i + mmu) / 2, t2iByTag, mmuByKind, nT2i: items.t2i.length, nMmu: items.mmu.length, evalSeconds: (Date.now() - t0) / 1000, answers, t2iReport, mmuReport };
 }

@@ -38,6 +38,8 @@ const DIMS = { hidden: Number(arg('hidden', '128')), layers: Number(arg('layers'
 const SEED = Number(arg('seed', '5'));
 const GEN: GenerationSettings = { steps: Number(arg('gen-steps', '12')), guidanceScale: Number(arg('guidance', '2')), temperature: Number(arg('temperature', '1')) };
 const SHIP = !flag('no-ship');
+/** Smoke runs: stop each stage after this many steps (0: the stage's totalSteps). */
+const SMOKE = Number(arg('smoke', '0'));
 
 interface Clock {
   trainSeconds: number;
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
       optimizer: new AdamW(c.optimizer),
       disposeOptimizer: true,
       schedule: c.schedule,
-      totalSteps: c.totalSteps,
+      totalSteps: SMOKE > 0 ? SMOKE : c.totalSteps,
       gradAccumSteps: c.gradAccumSteps,
       ...(c.clipGradNorm !== null ? { clipGradNorm: c.clipGradNorm } : {}),
       checkpoint: { dir: ckptDir, everySteps: c.checkpoint.everySteps, keepLast: c.checkpoint.keepLast, resume, fingerprint: `${c.name}:${modelFingerprint(vars)}` },
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
           } else if (e.type === 'done') {
             fs.writeFileSync(clockFile, JSON.stringify(clock));
             log(`stage ${n} done: ${e.reason} at step ${e.step}`);
-            if (e.reason === 'completed') fs.writeFileSync(path.join(out, 'done.json'), JSON.stringify({ step: e.step, time: new Date().toISOString() }));
+            if (e.reason === 'completed' && SMOKE === 0) fs.writeFileSync(path.join(out, 'done.json'), JSON.stringify({ step: e.step, time: new Date().toISOString() }));
           }
         },
         error: reject,

@@ -20,7 +20,7 @@ export function buildProgram(ctx: CliContext = new CliContext({ stdout: process.
 
 /** One line for a message that may span several (config errors list their problems line by line). */
 function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*-?\s*/g, '; ');
+  return message.replace(/:\s*\n\s*-?\s*/g, ': ').replace(/\s*\n\s*-?\s*/g, '; ');
 }
 
 /**

@@ -201,6 +201,12 @@ const CASES: Case[] = [
     ref: (x, w, b) => ref.linear(x, tf.transpose(w) as tf.Tensor2D, b as tf.Tensor1D),
   },
   {
+    name: 'linearTransposed with few rows (transposes x instead of w)',
+    inputs: [{ shape: [1, 2, 3] }, { shape: [9, 3] }],
+    fast: (x, w) => fast.linearTransposed(x, w as tf.Tensor2D),
+    ref: (x, w) => ref.linear(x, tf.transpose(w) as tf.Tensor2D),
+  },
+  {
     name: 'matMul2d with transpose flags',
     inputs: [{ shape: [4, 3] }, { shape: [5, 4] }],
     fast: (a, b) => fast.matMul2d(a as tf.Tensor2D, b as tf.Tensor2D, true, true),
@@ -350,8 +356,35 @@ describe('kernels registered for wasm', () => {
     assert.deepEqual(Array.from(parts[3].dataSync()), [18, 19, 20, 21, 22, 23]);
     const gu = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(unstack0(t)[1], 2)))(x);
     assert.deepEqual(Array.from(gu.dataSync()), [...Array(6).fill(0), ...Array(6).fill(2), ...Array(12).fill(0)]);
-    tf.dispose([table, ids, g, x, ...parts, gu]);
+    const bad = tf.tensor1d([1, 3], 'int32');
+    assert.throws(() => fast.embedding(bad, table), /outside \[0, 3\)/);
+    tf.dispose([table, ids, g, x, ...parts, gu, bad]);
     await tf.setBackend('cpu');
+  });
+
+  it('geluTanh and silu stay finite and match the reference at large |x| (cpu and wasm)', async () => {
+    const values = [-80, -30, -10, -3, -0.5, 0, 0.5, 3, 10, 30, 80];
+    for (const backend of wasmAvailable ? ['cpu', 'wasm'] : ['cpu']) {
+      await tf.setBackend(backend);
+      const x = tf.tensor1d(values);
+      for (const [name, f, r] of [
+        ['geluTanh', fast.geluTanh, ref.geluTanh],
+        ['silu', fast.silu, ref.silu],
+      ] as const) {
+        const [y, yr, g] = [f(x), r(x), tf.grad((v: tf.Tensor) => tf.sum(f(v)))(x)];
+        assert.ok(Array.from(g.dataSync()).every(Number.isFinite), `${name} gradient on ${backend}`);
+        assertClose(y.dataSync(), yr.dataSync(), 1e-6, `${name} on ${backend}`);
+        tf.dispose([y, yr, g]);
+      }
+      x.dispose();
+    }
+    await tf.setBackend('cpu');
+  });
+
+  it('columnSum sums rows', () => {
+    const s = fast.columnSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]));
+    assert.deepEqual(Array.from(s.dataSync()), [9, 12]);
+    s.dispose();
   });
 });
 

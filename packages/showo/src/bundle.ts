@@ -129,7 +129,7 @@ const isDir = (f: string): boolean => {
 
 /** Every message of a lower-level error on one line (config errors list their problems on several). */
 function oneLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*-?\s*/g, '; ');
+  return (e instanceof Error ? e.message : String(e)).replace(/:\s*\n\s*-?\s*/g, ': ').replace(/\s*\n\s*-?\s*/g, '; ');
 }
 
 function firstExisting(dir: string, names: readonly string[]): string | undefined {

@@ -15,12 +15,10 @@ import {
   type HowtoEvent,
   type HowtoResult,
   type ExtrapolationDirection,
-  type ImageGenerationEvent,
   type MaskRule,
   type MaskScheduleSpec,
   type RgbImage,
   type ShowoPipelines,
-  type TextGenerationEvent,
 } from '@showo/sampler';
 import { defaultModelDir, resolveModelBundle, type GenerationDefaults, type MaskGitDefaults, type ModelBundle } from './bundle.js';
 import { createShowoContainer, SHOWO_TYPES } from './di.js';
@@ -301,4 +299,3 @@ export async function createShowo(options: CreateShowoOptions = {}): Promise<Sho
   }
 }
 
-export type { ImageGenerationEvent, TextGenerationEvent };

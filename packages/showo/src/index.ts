@@ -27,3 +27,15 @@ export * from './images.js';
 export * from './stream.js';
 export * from './di.js';
 export * from './facade.js';
+
+// The sampler's event and result types the streams carry, so users of the facade need no second import.
+export type {
+  HowtoEvent,
+  HowtoResult,
+  ImageGenerationEvent,
+  ImageResult,
+  PixelMask,
+  RgbImage,
+  TextGenerationEvent,
+  TextResult,
+} from '@showo/sampler';

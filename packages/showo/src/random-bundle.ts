@@ -19,7 +19,7 @@ export interface RandomBundleOptions {
   patchSize?: number;
   /** Bits per image code: 2^bits codes (default 4). */
   codebookBits?: number;
-  /** Text tokens of a prompt (`max_seq_length`, default 24: every Shapes World text fits). */
+  /** Text tokens of a prompt (`max_seq_length`, default 40: every Shapes World text fits, how-to question + step 1 included). */
   maxSeqLength?: number;
   hiddenSize?: number;
   layers?: number;
@@ -44,7 +44,7 @@ export async function writeRandomModelBundle(dir: string, options: RandomBundleO
   const levels = Math.log2(patch) + 1;
   if (!Number.isInteger(levels) || levels < 1) throw new RangeError(`patchSize must be a power of two, got ${patch}`);
   const bits = options.codebookBits ?? 4;
-  const msl = options.maxSeqLength ?? 24;
+  const msl = options.maxSeqLength ?? 40;
   const hidden = options.hiddenSize ?? 32;
   const ch = options.magvitChannels ?? 8;
   const showoDir = path.join(dir, 'showo');

@@ -20,7 +20,7 @@ test('the embedded layout is resolved without tensors: configs, tokenizer, grid,
   assert.deepEqual(b.grid, { height: 8, width: 8 });
   assert.equal(b.patchSize, 8);
   assert.equal(b.imageSize, 64);
-  assert.deepEqual(b.prompting, { maxSeqLength: 24, numVqTokens: 64 });
+  assert.deepEqual(b.prompting, { maxSeqLength: 40, numVqTokens: 64 });
   assert.deepEqual(b.generation.t2i, { steps: 4, guidanceScale: 0, temperature: 1, schedule: 'cosine' });
   assert.equal(b.layoutOptions.llmVocabSize, b.text.tokenizer.vocabSize);
 });

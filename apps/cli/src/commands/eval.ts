@@ -94,7 +94,7 @@ export function evalCommand(program: Command, ctx: CliContext): void {
     .option('--mmu <file>', 'understanding file (mmu-*.jsonl)')
     .option('--answers <file>', 'answers for --mmu: {"id", "answer"} per line (default: answer with the model)')
     .option('--howto <file>', 'how-to file (howto-*.jsonl), scored in guided mode')
-    .option('--keyframes <dir>', 'keyframes for --howto: <dir>/<id>-<step>.png, step from 1 (default: generate them)')
+    .option('--keyframes <dir>', 'keyframes for --howto: <dir>/<id>-<n>.png or <dir>/<id>/step-<n>.png, n from 1 (default: generate them)')
     .option('--save <dir>', 'keep what the model generated: <dir>/t2i/<id>.png, <dir>/answers.jsonl, <dir>/howto/<id>-<step>.png')
     .option('--limit <n>', 'only the first n items of each file', parsers.positiveInt('--limit'))
     .option('--batch <n>', 'items generated together', parsers.positiveInt('--batch'), 4)
@@ -158,7 +158,12 @@ export function evalCommand(program: Command, ctx: CliContext): void {
         if (flags.keyframes) {
           for (const item of howtoItems) {
             const list: (Uint8Array | undefined)[] = [];
-            for (let k = 0; k < item.steps.length; k++) list.push(await outputImage(ctx, path.join(flags.keyframes, imageFileName(item.id, `-${k + 1}`))));
+            for (let k = 0; k < item.steps.length; k++) {
+              // Either naming: <dir>/<id>-<n>.png (what eval --save writes) or <dir>/<id>/step-<n>.png (howto --guided).
+              const flat = path.join(flags.keyframes, imageFileName(item.id, `-${k + 1}`));
+              const nested = path.join(flags.keyframes, imageFileName(item.id).slice(0, -'.png'.length), `step-${k + 1}.png`);
+              list.push(await outputImage(ctx, fs.existsSync(flat) || !fs.existsSync(nested) ? flat : nested));
+            }
             frames.set(item.id, list);
           }
         } else {

@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { evaluateHowto, parseHowtoJsonl, type HowtoItem } from '@showo/shapes-world';
-import type { HowtoEvent, HowtoResult, RgbImage } from '@showo/sampler';
-import { writePngFile, type HowtoStream, type Showo } from '@showo/showo';
+import { SAMPLER_TYPES, type HowtoEvent, type HowtoResult, type PipelineOptions, type RgbImage } from '@showo/sampler';
+import { createShowo, writePngFile, type HowtoStream, type ModelBundle, type Showo } from '@showo/showo';
 import { UsageError, commonOptions, parsers, samplingRequest, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
 import { readJsonlFile } from '../io.js';
-import { withShowo } from '../model.js';
+import { resolveBundle } from '../model.js';
 import { ProgressBar } from '../progress.js';
 
 /** Runs a how-to stream with a progress bar over every keyframe's MaskGIT steps; resolves with the result. */
@@ -34,6 +34,7 @@ interface HowtoFlags extends ModelFlags, SamplingFlags {
   maxStepTokens?: number;
   limit?: number;
   scale: number;
+  maxPositions?: number;
 }
 
 /** Nearest-neighbour upscaling, so 64×64 keyframes stay crisp in a storyboard and a browser. */
@@ -101,6 +102,50 @@ ${storyboardFile ? `<p><a href="${escapeHtml(storyboardFile)}">storyboard</a></p
 `;
 }
 
+/** Default tokens of a free-mode step text (the pipeline's default). */
+const FREE_STEP_TOKENS = 24;
+
+/**
+ * Positions a how-to sequence can take: the t2i text block, every keyframe block and every later step's
+ * `BOS text EOS` (free mode: the longest steps allowed, plus the end marker).
+ */
+function howtoPositions(bundle: ModelBundle, steps: readonly string[] | { maxSteps: number; maxStepTokens: number }): number {
+  const mtl = bundle.prompting.maxSeqLength + 1;
+  const block = bundle.prompting.numVqTokens + 2;
+  if (!Array.isArray(steps)) {
+    const free = steps as { maxSteps: number; maxStepTokens: number };
+    return mtl + free.maxSteps * block + free.maxSteps * (free.maxStepTokens + 1) + 2;
+  }
+  const later = (steps as readonly string[]).slice(1).reduce((s, t) => s + bundle.text.tokenizer.encode(t).length + 2, 0);
+  return mtl + steps.length * block + later;
+}
+
+/**
+ * Loads the model with a position budget that fits the sequences asked for. How-to sequences are longer than any
+ * other prompt (the embedded model is trained on them past its config's `max_position_embeddings`, which Phi's
+ * rotary embedding allows), so the budget is raised to what they need, with a note on stderr.
+ */
+async function withHowtoShowo<T>(ctx: CliContext, flags: HowtoFlags, needed: (bundle: ModelBundle) => number, body: (showo: Showo) => Promise<T>): Promise<T> {
+  const bundle = resolveBundle(flags);
+  const declared = bundle.showo.config.max_position_embeddings;
+  const maxPositions = Math.max(declared, flags.maxPositions ?? needed(bundle));
+  if (maxPositions > declared) ctx.err(`note: how-to sequences up to ${maxPositions} positions (the model's config declares ${declared})`);
+  const showo = await createShowo({
+    model: bundle,
+    backend: flags.backend,
+    seed: flags.seed,
+    log: (l) => ctx.err(l),
+    configure: (c) => {
+      c.rebind<PipelineOptions>(SAMPLER_TYPES.PipelineOptions).toConstantValue({ grid: bundle.grid, maxPositions });
+    },
+  });
+  try {
+    return await body(showo);
+  } finally {
+    await showo.dispose();
+  }
+}
+
 /** Writes `step-<n>.png` (n from 1) for every keyframe of a result; returns the file names (relative to `dir`). */
 function writeSteps(dir: string, result: HowtoResult, scale = 1): (string | undefined)[] {
   fs.mkdirSync(dir, { recursive: true });
@@ -116,6 +161,8 @@ function writeSteps(dir: string, result: HowtoResult, scale = 1): (string | unde
 async function oneSequence(ctx: CliContext, showo: Showo, question: string, flags: HowtoFlags, dir: string): Promise<void> {
   const request = {
     ...samplingRequest(flags),
+    // Guided: an over-long `question + step 1` is cut to the text budget the way training cuts it.
+    truncatePrompts: true,
     ...(flags.maxSteps !== undefined ? { maxSteps: flags.maxSteps } : {}),
     ...(flags.maxStepTokens !== undefined ? { maxStepTokens: flags.maxStepTokens } : {}),
   };
@@ -144,7 +191,7 @@ async function guidedFile(ctx: CliContext, showo: Showo, items: readonly HowtoIt
   const bar = new ProgressBar('howto', total, ctx.io.stderr);
   try {
     for (const item of items) {
-      const result = await showo.howto(item.question, item.steps.map((s) => s.text), samplingRequest(flags)).result((e) => {
+      const result = await showo.howto(item.question, item.steps.map((s) => s.text), { ...samplingRequest(flags), truncatePrompts: true }).result((e) => {
         if (e.type === 'keyframe') bar.update(++done, item.id);
       });
       const safe = item.id.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -176,6 +223,7 @@ export function howtoCommand(program: Command, ctx: CliContext): void {
     .option('--max-step-tokens <n>', 'free mode: most tokens of one step text', parsers.positiveInt('--max-step-tokens'))
     .option('--limit <n>', 'with --guided: only the first n items', parsers.positiveInt('--limit'))
     .option('--scale <k>', 'storyboard upscaling factor', parsers.positiveInt('--scale'), 4)
+    .option('--max-positions <n>', 'position budget of a sequence (default: what the sequences need, at least the config\'s)', parsers.positiveInt('--max-positions'))
     .option('--out <dir>', 'output folder (default out/howto)');
   commonOptions(cmd).action(async (question: string | undefined, flags: HowtoFlags) => {
     const dir = flags.out ?? path.join('out', 'howto');
@@ -184,10 +232,13 @@ export function howtoCommand(program: Command, ctx: CliContext): void {
       let items = readJsonlFile(ctx, flags.guided, parseHowtoJsonl, 'how-to file');
       if (flags.limit !== undefined) items = items.slice(0, flags.limit);
       if (items.length === 0) throw new UsageError(`${flags.guided} holds no how-to item`, cmd);
-      await withShowo(ctx, flags, (showo) => guidedFile(ctx, showo, items, flags, dir));
+      const needed = (b: ModelBundle) => Math.max(...items.map((i) => howtoPositions(b, i.steps.map((s) => s.text))));
+      await withHowtoShowo(ctx, flags, needed, (showo) => guidedFile(ctx, showo, items, flags, dir));
       return;
     }
     if (question === undefined || question.trim() === '') throw new UsageError('give a question ("how do i build …?") or --guided FILE', cmd);
-    await withShowo(ctx, flags, (showo) => oneSequence(ctx, showo, question, flags, dir));
+    const needed = (b: ModelBundle) =>
+      flags.step ? howtoPositions(b, flags.step) : howtoPositions(b, { maxSteps: flags.maxSteps ?? 3, maxStepTokens: flags.maxStepTokens ?? FREE_STEP_TOKENS });
+    await withHowtoShowo(ctx, flags, needed, (showo) => oneSequence(ctx, showo, question, flags, dir));
   });
 }

@@ -29,15 +29,16 @@ export type FromWorker =
   | { type: 'error'; id: number; message: string; stack?: string };
 
 /**
- * Reads a tensor into a fresh buffer that may be transferred. `dataSync` returns a copy on wasm but the backend's own
- * array on cpu, so the bytes are always copied once here (a memcpy; small next to any model work).
+ * Reads a tensor into a buffer of its own that may be transferred (moved, not copied, by `postMessage`). On wasm
+ * `dataSync` already returns a fresh copy of the heap bytes; other backends (cpu) may return their own storage, which
+ * is then copied once so that transferring it cannot detach a live tensor.
  */
 export function toWire(t: tf.Tensor): WireTensor {
   const dtype = t.dtype as WireTensor['dtype'];
   if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') throw new Error(`cannot send a ${t.dtype} tensor to a worker`);
   const src = t.dataSync() as Float32Array | Int32Array | Uint8Array;
-  const copy = src.slice();
-  return { shape: t.shape.slice(), dtype, data: copy.buffer as ArrayBuffer };
+  const own = tf.getBackend() === 'wasm' && src.byteOffset === 0 && src.byteLength === src.buffer.byteLength ? src : src.slice();
+  return { shape: t.shape.slice(), dtype, data: own.buffer as ArrayBuffer };
 }
 
 export function toWireAll(ts: NamedTensors): { wire: WireTensors; transfer: ArrayBuffer[] } {

@@ -1,0 +1,94 @@
+// Evaluates an embedded Show-o on the public Shapes World files: text-to-image (MaskGIT with CFG, @showo/sampler)
+// scored by the SPEC detector per tag, and understanding (greedy answers) per question kind.
+//
+//   node --import tsx scripts/embedded/eval-showo.ts [--model models/shapes-world/showo]
+//        [--magvit models/shapes-world/magvit/model.safetensors] [--steps 12] [--guidance 2[,3,...]] [--temperature 1]
+//        [--stride 1] [--json out.json] [--images out-dir]
+//   Several comma-separated --guidance / --steps / --temperature values are all tried (t2i only after the first).
+//
+// Also draws the learning curve of a run: --curve runs/showo/scores.jsonl --png models/shapes-world/learning-curve.png
+import fs from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { initBackend } from '@showo/runtime';
+import { formatAccuracyTable } from '@showo/shapes-world';
+import { ShowoModel } from '@showo/showo-core';
+import { loadMagvit } from '@showo/tokenizer-magvit';
+import { renderLossCurve } from '@showo/trainer';
+import { arg, log } from './common.js';
+import { embeddedSetup, evaluateShowo, everyKth, loadEvalItems, type GenerationSettings } from './showo-common.js';
+
+/** Learning curve: t2i, mmu and score vs training minutes, from a run's scores.jsonl. */
+export function writeLearningCurve(scoresFile: string, png: string): void {
+  const rows = fs
+    .readFileSync(scoresFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { trainSeconds: number; t2i: number; mmu: number; score: number });
+  const pts = (k: 't2i' | 'mmu' | 'score') => rows.map((r) => [r.trainSeconds / 60, r[k]] as const);
+  const buf = renderLossCurve(
+    [
+      { name: 't2i', points: pts('t2i') },
+      { name: 'mmu', points: pts('mmu') },
+      { name: 'score', points: pts('score') },
+    ],
+    { logY: false, title: 'accuracy vs training minutes' },
+  );
+  fs.mkdirSync(path.dirname(png), { recursive: true });
+  fs.writeFileSync(png, buf);
+}
+
+async function main(): Promise<void> {
+  const curve = arg('curve', '');
+  if (curve) {
+    writeLearningCurve(curve, arg('png', 'models/shapes-world/learning-curve.png'));
+    log(`learning curve written`);
+    return;
+  }
+  await initBackend(arg('backend', 'wasm'));
+  const modelDir = path.resolve(arg('model', 'models/shapes-world/showo'));
+  const magvit = loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors')));
+  const model = await ShowoModel.load(modelDir);
+  const setup = embeddedSetup();
+  const stride = Number(arg('stride', '1'));
+  const all = loadEvalItems();
+  const items = { t2i: everyKth(all.t2i, stride), mmu: everyKth(all.mmu, stride) };
+  const list = (k: string, d: string) => arg(k, d).split(',').map(Number);
+  const results: unknown[] = [];
+  let first = true;
+  for (const steps of list('steps', '12'))
+    for (const guidanceScale of list('guidance', '2'))
+      for (const temperature of list('temperature', '1')) {
+        const gen: GenerationSettings = { steps, guidanceScale, temperature };
+        const keep = new Map<string, Uint8Array>();
+        const s = await evaluateShowo(model, magvit, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
+        log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${first ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
+        if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));
+        if (first && s.mmuReport) console.log(formatAccuracyTable('mmu question', s.mmuReport.byKind, s.mmuReport.overall));
+        results.push({ gen, t2i: s.t2i, mmu: first ? s.mmu : undefined, t2iByTag: s.t2iByTag, mmuByKind: first ? s.mmuByKind : undefined, answers: first ? Object.fromEntries(s.answers) : undefined });
+        const imgDir = arg('images', '');
+        if (imgDir) {
+          fs.mkdirSync(imgDir, { recursive: true });
+          for (const [id, rgb] of keep) {
+            const png = new PNG({ width: 64, height: 64 });
+            for (let i = 0; i < 64 * 64; i++) {
+              png.data[i * 4] = rgb[i * 3];
+              png.data[i * 4 + 1] = rgb[i * 3 + 1];
+              png.data[i * 4 + 2] = rgb[i * 3 + 2];
+              png.data[i * 4 + 3] = 255;
+            }
+            fs.writeFileSync(path.join(imgDir, `${id}-g${guidanceScale}.png`), PNG.sync.write(png));
+          }
+        }
+        first = false;
+      }
+  const out = arg('json', '');
+  if (out) fs.writeFileSync(out, JSON.stringify(results, null, 2));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
