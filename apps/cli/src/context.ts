@@ -6,6 +6,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+/** One line for a message that may span several (config errors list their problems line by line). */
+export function oneLine(message: string): string {
+  return message.replace(/:\s*\n\s*-?\s*/g, ': ').replace(/\s*\n\s*-?\s*/g, '; ');
+}
+
 /** Where a command writes. Tests pass their own sinks; the real CLI writes to the process streams. */
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -31,9 +36,9 @@ export class CliContext {
     this.io.stderr.write(line + '\n');
   }
 
-  /** Reports a problem (`showo: …` on stderr) and marks the run as failed without stopping it. */
+  /** Reports a problem (`showo: …` on stderr, one line) and marks the run as failed without stopping it. */
   problem(message: string): void {
-    this.err(`showo: ${message}`);
+    this.err(`showo: ${oneLine(message)}`);
     this.fail();
   }
 

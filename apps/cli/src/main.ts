@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ShowoError } from '@showo/runtime';
 import { registerCommands } from './commands.js';
-import { CliContext, EXIT_FAILURE, EXIT_USAGE, UsageError, type CliIo } from './context.js';
+import { CliContext, EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine, type CliIo } from './context.js';
 
 export { EXIT_USAGE, EXIT_FAILURE, UsageError, CliInputError, commonOptions, modelOptions, samplingOptions, parseIntStrict, parseFloatStrict } from './context.js';
 export type { CliIo } from './context.js';
@@ -16,11 +16,6 @@ export function buildProgram(ctx: CliContext = new CliContext({ stdout: process.
   program.configureOutput({ writeErr: (s) => ctx.io.stderr.write(s), writeOut: (s) => ctx.io.stdout.write(s) });
   registerCommands(program, ctx);
   return program;
-}
-
-/** One line for a message that may span several (config errors list their problems line by line). */
-function oneLine(message: string): string {
-  return message.replace(/:\s*\n\s*-?\s*/g, ': ').replace(/\s*\n\s*-?\s*/g, '; ');
 }
 
 /**

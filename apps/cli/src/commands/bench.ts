@@ -13,9 +13,9 @@ import { resolveBundle, withShowo } from '../model.js';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 /** Runs the repository's benchmark script, forwarding its output; resolves to its exit code. */
-function runScript(ctx: CliContext, script: string, args: string[]): Promise<number> {
+function runScript(ctx: CliContext, script: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (b: Buffer) => ctx.io.stdout.write(b.toString()));
     child.stderr.on('data', (b: Buffer) => ctx.io.stderr.write(b.toString()));
     child.on('error', reject);
@@ -45,7 +45,9 @@ export function benchCommand(program: Command, ctx: CliContext): void {
   modelOptions(cmd).action(async (flags: BenchFlags) => {
     const script = path.join(REPO_ROOT, 'scripts', 'bench.ts');
     if (!flags.quick && fs.existsSync(script)) {
-      const code = await runScript(ctx, script, [...(flags.json ? ['--json'] : []), ...(flags.backend !== 'auto' ? ['--backend', flags.backend] : [])]);
+      // The script picks its backend like every entry point: SHOWO_BACKEND (set from --backend when given).
+      const env = flags.backend !== 'auto' ? { ...process.env, SHOWO_BACKEND: flags.backend } : process.env;
+      const code = await runScript(ctx, script, flags.json ? ['--json'] : [], env);
       if (code !== 0) ctx.fail(code === 2 ? 2 : 1);
       return;
     }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { ShowoError } from '@showo/runtime';
 import {
   CANVAS_SIZE,
   evaluateHowto,
@@ -68,7 +69,7 @@ async function outputImage(ctx: CliContext, file: string): Promise<Uint8Array | 
     if (!canvas) ctx.problem(`${file}: ${img.width}×${img.height} is not a square image; scored as no output`);
     return canvas;
   } catch (e) {
-    ctx.problem(`${(e as Error).message.replace(/\n/g, ' ')}; scored as no output`);
+    ctx.problem(`${(e as Error).message}; scored as no output`);
     return undefined;
   }
 }
@@ -145,7 +146,7 @@ export function evalCommand(program: Command, ctx: CliContext): void {
         let answers = givenAnswers;
         if (!answers) {
           answers = await answerItems(ctx, showo!, mmuItems, { batch: flags.batch, seed: flags.seed, ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}) });
-          if (flags.save) writeJsonlFile(path.join(flags.save, 'answers.jsonl'), mmuItems.map((i) => ({ id: i.id, answer: answers!.get(i.id) ?? '' })));
+          if (flags.save) writeJsonlFile(path.join(flags.save, 'answers.jsonl'), mmuItems.filter((i) => answers!.has(i.id)).map((i) => ({ id: i.id, answer: answers!.get(i.id)! })));
         }
         const r = evaluateMmu(mmuItems, answers);
         report.mmu = { file: flags.mmu, overall: r.overall, byKind: r.byKind, failures: r.failures, items: r.items };
@@ -172,10 +173,19 @@ export function evalCommand(program: Command, ctx: CliContext): void {
           let done = 0;
           try {
             for (const item of howtoItems) {
-              const request = samplingRequest(flags);
-              const result = await showo!.howto(item.question, item.steps.map((s) => s.text), request).result((e) => {
-                if (e.type === 'keyframe') bar.update(++done, item.id);
-              });
+              // Over-long text blocks are cut the official way, as training cut them (the trainer is not strict).
+              const request = { ...samplingRequest(flags), truncatePrompts: true };
+              let result;
+              try {
+                result = await showo!.howto(item.question, item.steps.map((s) => s.text), request).result((e) => {
+                  if (e.type === 'keyframe') bar.update(++done, item.id);
+                });
+              } catch (e) {
+                // A sequence the model cannot serve (e.g. past its position budget) scores as no output.
+                if (!(e instanceof ShowoError)) throw e;
+                ctx.problem(`${item.id}: ${e.message}`);
+                continue;
+              }
               frames.set(
                 item.id,
                 result.steps.map((s, k) => {

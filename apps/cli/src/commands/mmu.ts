@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ShowoError } from '@showo/runtime';
 import { parseMmuJsonl, renderScene, type MmuItem } from '@showo/shapes-world';
 import type { Showo } from '@showo/showo';
 import { UsageError, modelOptions, parsers, type CliContext, type ModelFlags } from '../context.js';
@@ -35,10 +36,16 @@ export async function answerItems(ctx: CliContext, showo: Showo, items: readonly
       const size = showo.imageSize;
       const images = group.map((item) => ({ width: size, height: size, data: renderScene(item.scene, size) }));
       let tokens = 0;
-      const texts = await showo.answer(images, group.map((i) => i.question), answerOptions(flags)).answers((e) => {
-        if (e.type === 'token') bar.update(answers.size, `${++tokens} tokens`);
-      });
-      group.forEach((item, k) => answers.set(item.id, texts[k] ?? ''));
+      try {
+        const texts = await showo.answer(images, group.map((i) => i.question), answerOptions(flags)).answers((e) => {
+          if (e.type === 'token') bar.update(answers.size, `${++tokens} tokens`);
+        });
+        group.forEach((item, k) => answers.set(item.id, texts[k] ?? ''));
+      } catch (e) {
+        // A question the model cannot take (e.g. over its text budget) fails its batch, not the run.
+        if (!(e instanceof ShowoError)) throw e;
+        ctx.problem(`${group.map((i) => i.id).join(', ')}: ${e.message}`);
+      }
       bar.update(answers.size);
     }
   } finally {
@@ -68,7 +75,8 @@ export function mmuCommand(program: Command, ctx: CliContext): void {
         return;
       }
       const answers = await withShowo(ctx, flags, (showo) => answerItems(ctx, showo, items, flags));
-      const lines = items.map((i) => ({ id: i.id, answer: answers.get(i.id) ?? '' }));
+      // Only answered items: one that failed was reported and is left out (it scores as no output).
+      const lines = items.filter((i) => answers.has(i.id)).map((i) => ({ id: i.id, answer: answers.get(i.id)! }));
       if (flags.out) {
         writeJsonlFile(flags.out, lines);
         ctx.out(`wrote ${lines.length} answer(s) to ${flags.out}`);

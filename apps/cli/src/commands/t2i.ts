@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { ShowoError } from '@showo/runtime';
 import { parseT2iJsonl, type T2iItem } from '@showo/shapes-world';
 import type { RgbImage } from '@showo/sampler';
 import { writePngFile, type Showo } from '@showo/showo';
@@ -31,10 +32,16 @@ export async function generateItems(
   let done = 0;
   try {
     for (const group of batches(items, flags.batch)) {
-      const images = await showo.t2i(group.map((i) => i.prompt), request).images((e) => {
-        if (e.type === 'step') bar.update((done + (e.step + 1) / e.steps) * steps, `${done}/${items.length} images`);
-      });
-      group.forEach((item, k) => onImage(item.id, images[k]!));
+      try {
+        const images = await showo.t2i(group.map((i) => i.prompt), request).images((e) => {
+          if (e.type === 'step') bar.update((done + (e.step + 1) / e.steps) * steps, `${done}/${items.length} images`);
+        });
+        group.forEach((item, k) => onImage(item.id, images[k]!));
+      } catch (e) {
+        // A request the model cannot serve (e.g. a prompt over its text budget) fails its batch, not the run.
+        if (!(e instanceof ShowoError)) throw e;
+        ctx.problem(`${group.map((i) => i.id).join(', ')}: ${e.message}`);
+      }
       done += group.length;
       bar.update(done * steps, `${done}/${items.length} images`);
     }
