@@ -21,6 +21,7 @@ import * as ref from '../packages/runtime/src/ops/reference.js';
 import { DualEngine, type NamedTensors } from '../packages/runtime/src/workers/dual-engine.js';
 import { makeMlpWeights } from '../packages/runtime/src/workers/demo-engine.js';
 import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -230,6 +231,35 @@ async function timeAsync(f: () => Promise<void>, reps: number): Promise<number> 
   return times[Math.floor(times.length / 2)];
 }
 
+/**
+ * How many cores this process can use right now: the same busy loop alone on the main thread, then on the main
+ * thread and in a worker at once; returns 2 × alone / together (≈2 when two cores are free, ≈1 when the machine is
+ * saturated by other processes).
+ */
+async function parallelCapacity(): Promise<number> {
+  const loop = 'let x = 0; for (let i = 0; i < 1.5e8; i++) x = (x + i) % 1000003;';
+  const spin = new Function(loop) as () => void;
+  const worker = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.on('message', () => { ${loop} parentPort.postMessage(0); });`, { eval: true });
+  try {
+    await new Promise((r) => worker.once('online', r));
+    const measure = async (): Promise<number> => {
+      let t0 = performance.now();
+      spin();
+      const alone = performance.now() - t0;
+      t0 = performance.now();
+      const done = new Promise((r) => worker.once('message', r));
+      worker.postMessage(0);
+      spin();
+      await done;
+      return (2 * alone) / (performance.now() - t0);
+    };
+    await measure();
+    return await measure();
+  } finally {
+    await worker.terminate();
+  }
+}
+
 async function benchWorkers(): Promise<void> {
   const moduleUrl = new URL('../packages/runtime/src/workers/demo-engine.ts', import.meta.url);
   const weights = makeMlpWeights(256, 1024, 256, 1);
@@ -267,6 +297,11 @@ async function benchWorkers(): Promise<void> {
       run: async (e) => tf.dispose((await e.runPair('attention', [ia, ib], { heads: HEADS })) as tf.Tensor[]),
     },
   ];
+  cases.push({
+    name: `transport only: echo of [${rows}, 256] (runPair)`,
+    flops: 0,
+    run: async (e) => tf.dispose((await e.runPair('echo', [{ x: xa }, { x: xb }])) as tf.Tensor[]),
+  });
   const engines: Record<number, DualEngine> = {};
   let startMs = 0;
   for (const w of [1, 2] as const) {
@@ -275,15 +310,20 @@ async function benchWorkers(): Promise<void> {
     await engines[w].setWeights(weights);
     if (w === 2) startMs = performance.now() - t0;
   }
+  const capacity = await parallelCapacity();
   console.log('');
   console.log(`DualEngine (wall-clock ms, median of ${Math.max(minReps, 5)}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores; worker start + weights ${startMs.toFixed(0)} ms)`);
+  console.log(
+    `parallel capacity now: ${capacity.toFixed(2)} cores (a pure-JS loop on the main thread and in a worker at once, versus alone; ` +
+      '2.0 on an idle 2-core machine — the speed-up below cannot exceed it)',
+  );
   const head = ['call', 'workers: 1', 'workers: 2', 'speed-up', 'GFLOP/s w2'];
   const out: string[][] = [];
   for (const c of cases) {
     if (filter && !c.name.includes(filter)) continue;
     const t1 = await timeAsync(() => c.run(engines[1]), Math.max(minReps, 5));
     const t2 = await timeAsync(() => c.run(engines[2]), Math.max(minReps, 5));
-    out.push([c.name, t1.toFixed(1), t2.toFixed(1), `${(t1 / t2).toFixed(2)}×`, (c.flops / t2 / 1e6).toFixed(1)]);
+    out.push([c.name, t1.toFixed(1), t2.toFixed(1), `${(t1 / t2).toFixed(2)}×`, c.flops ? (c.flops / t2 / 1e6).toFixed(1) : '-']);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...out.map((r) => r[i].length)));
   const line = (cells: string[]): string => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';

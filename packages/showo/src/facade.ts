@@ -188,11 +188,10 @@ export class Showo {
   extrapolate(image: ImageSource, prompt: string, options: ExtrapolateOptions): ImageStream {
     this.live();
     const base = maskGitRequest(this.defaults.extrapolate, options);
-    const patch = this.bundle.patchSize;
-    if (!(Number.isFinite(options?.amount) && options.amount > 0)) throw new InvalidArgumentError(`extrapolation amount must be a positive number of pixels, got ${options?.amount}`);
-    const amount = Math.ceil(options.amount / patch);
     return new ImageStream(
       lazy(async () => {
+        if (!(Number.isFinite(options?.amount) && options.amount > 0)) throw new InvalidArgumentError(`extrapolation amount must be a positive number of pixels, got ${options?.amount}`);
+        const amount = Math.ceil(options.amount / this.bundle.patchSize);
         const img = await loadModelImage(image, this.imageSize);
         return this.pipelines.extrapolate({
           prompts: [prompt],
@@ -227,16 +226,17 @@ export class Showo {
     const images = Array.isArray(image) ? (image as readonly ImageSource[]) : [image as ImageSource];
     const questions = asArray(question);
     const d = this.defaults.answer;
-    const p = this.prompting;
-    // Default length: the text budget the model was trained with, cut to what its position budget leaves.
-    const longest = Math.max(0, ...p.encodeTexts(questions).map((t) => t.length));
-    const room = positionBudget({ model: { config: this.bundle.showo.config } }) - (3 + p.numVqTokens + 1 + longest);
-    const maxNewTokens = options.maxNewTokens ?? Math.max(1, Math.min(d.maxNewTokens ?? p.maxSeqLength, room));
     const temperature = options.temperature ?? d.temperature;
     const topK = options.topK ?? d.topK;
+    // The bundle's greedy default yields to any sampling option the request names.
     const greedy = options.greedy ?? (options.temperature === undefined && options.topK === undefined && options.topP === undefined ? d.greedy : undefined);
     return new AnswerStream(
       lazy(async () => {
+        const p = this.prompting;
+        // Default length: the text budget the model was trained with, cut to what its position budget leaves.
+        const longest = Math.max(0, ...p.encodeTexts(questions).map((t) => t.length));
+        const room = positionBudget({ model: { config: this.bundle.showo.config } }) - (3 + p.numVqTokens + 1 + longest);
+        const maxNewTokens = options.maxNewTokens ?? Math.max(1, Math.min(d.maxNewTokens ?? p.maxSeqLength, room));
         const pixels = await Promise.all(images.map((img, i) => loadModelImage(img, this.imageSize, `image ${i}`)));
         return this.pipelines.understand({
           images: pixels.map((img) => ({ image: img })),

@@ -49,6 +49,11 @@ export function countCalls(ctx: EngineContext): tf.Tensor {
   return tf.tensor1d([ctx.engineIndex, n]);
 }
 
+/** Returns inputs.x unchanged: a call that measures only the cost of crossing the thread boundary. */
+export function echo(ctx: EngineContext, inputs: NamedTensors): tf.Tensor {
+  return inputs.x.clone();
+}
+
 /** Throws, to test error propagation. */
 export function fail(): never {
   throw new Error('deliberate failure in the engine module');

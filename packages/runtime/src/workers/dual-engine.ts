@@ -37,10 +37,10 @@
  * the sources, `engine-worker.js` in dist). Weights are referenced, not copied, on the main thread: keep them alive
  * while the engine uses them. Meant for the wasm backend (one core per instance); on tfjs-node use `workers: 1`.
  *
- * Costs, measured: starting the worker ~1–2 s (a fresh wasm instance, and tsx compiling the sources in
- * development); each call copies its inputs and outputs once (`dataSync` + a transferred buffer), and
- * `valueAndGrads`/`syncWeights` move one copy of the gradients/weights — negligible next to calls of tens of ms or
- * more, dominant for calls of ~1 ms. Return only what the caller needs from an engine function (e.g. the logits of
+ * Costs, measured: starting the worker takes seconds (2.2–4 s on the shared 2-core machine, from sources or dist: a
+ * fresh wasm instance and module graph) — create one engine and keep it; each call copies its inputs and outputs
+ * once (`dataSync` + a transferred buffer: ~1 ms for 1.2 MB each way), and `valueAndGrads`/`syncWeights` move one
+ * copy of the gradients/weights — negligible next to calls of tens of ms or more, dominant for calls of ~1 ms. Return only what the caller needs from an engine function (e.g. the logits of
  * the image positions, not of the whole vocabulary at every position): every output crosses the thread boundary.
  * Weights with nested structure are registered flat, one name per tensor. `scripts/bench-primitives.ts` prints the
  * gain next to the machine's load.
@@ -165,8 +165,8 @@ export class DualEngine {
   }
 
   /**
-   * Loads the engine module on the main thread and, with 2 workers, starts the worker (a fresh wasm instance:
-   * ~0.5–1 s) and loads the module there too.
+   * Loads the engine module on the main thread and, with 2 workers, starts the worker (a fresh wasm instance and
+   * module graph: seconds) and loads the module there too.
    */
   static async create(options: DualEngineOptions): Promise<DualEngine> {
     const workers = resolveWorkerCount(options.workers, options.env ?? process.env);
