@@ -1,5 +1,10 @@
+/**
+ * What every command definition needs: output sinks, exit codes and the shared flags. This module and the command
+ * definitions (`commands/`) load no tensor library, so `showo --help` starts fast; a command's action loads its
+ * implementation (`actions/`) when it runs.
+ */
 import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
-import { BACKEND_NAMES, ShowoError, type BackendName } from '@showo/runtime';
+import type { BackendName } from '@showo/runtime';
 
 /** Exit codes: 0 ok, 1 failure (a check failed, bad input), 2 usage error. */
 export const EXIT_OK = 0;
@@ -47,23 +52,6 @@ export class CliContext {
   }
 }
 
-/** A usage mistake detected after parsing (exit 2, with the command's usage). */
-export class UsageError extends ShowoError {
-  constructor(
-    message: string,
-    readonly command?: Command,
-  ) {
-    super('USAGE', message);
-  }
-}
-
-/** A path given on the command line does not exist or is not what the command needs (exit 1). */
-export class CliInputError extends ShowoError {
-  constructor(message: string) {
-    super('CLI_INPUT', message);
-  }
-}
-
 /** Option parser for integers (commander reports a failure as a usage error). */
 export function parseIntStrict(flag: string, v: string): number {
   if (!/^-?\d+$/.test(v.trim())) throw new CommanderArgumentError(`${flag} expects an integer, got "${v}"`);
@@ -88,6 +76,14 @@ const nonNegative = (flag: string) => (v: string) => {
   return n;
 };
 
+/**
+ * The `--backend` choices: `BACKEND_NAMES` of `@showo/runtime`, spelled out here so that defining the flags does
+ * not load the runtime (and TensorFlow.js). The type below fails to compile when the two lists differ.
+ */
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+const everyBackendIsAChoice: [Exclude<BackendName, (typeof BACKEND_CHOICES)[number]>] extends [never] ? true : never = true;
+void everyBackendIsAChoice;
+
 /** Options of the model flags. */
 export interface ModelFlags {
   model?: string;
@@ -106,7 +102,7 @@ export interface SamplingFlags {
 export function modelOptions(cmd: Command): Command {
   return cmd
     .option('--model <dir>', 'model folder (default: $SHOWO_MODEL, else the embedded Shapes World model)')
-    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_NAMES]).default('auto'))
+    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--seed <n>', 'random seed', (v) => parseIntStrict('--seed', v), 0);
 }
 

@@ -3,3 +3,4 @@
  */
 export { main, buildProgram } from './main.js';
 export type { CliIo } from './context.js';
+export { UsageError, CliInputError } from './errors.js';

@@ -9,7 +9,8 @@ import { writeFileAtomic } from '@showo/runtime';
 import { parseJsonl, type JsonlLineError, type JsonlOptions } from '@showo/shapes-world';
 import { readImageSource, type ImageSource } from '@showo/showo';
 import type { RgbImage } from '@showo/sampler';
-import { CliInputError, type CliContext } from './context.js';
+import type { CliContext } from './context.js';
+import { CliInputError } from './errors.js';
 
 function reason(e: NodeJS.ErrnoException): string {
   switch (e.code) {

@@ -1,10 +1,11 @@
+// Loads no tensor library: the command definitions are light and each action imports its implementation when it
+// runs, so `showo --help` and usage errors answer at once.
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
-import { ShowoError } from '@showo/runtime';
 import { registerCommands } from './commands.js';
-import { CliContext, EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine, type CliIo } from './context.js';
+import { CliContext, EXIT_FAILURE, EXIT_USAGE, oneLine, type CliIo } from './context.js';
 
-export { EXIT_USAGE, EXIT_FAILURE, UsageError, CliInputError, commonOptions, modelOptions, samplingOptions, parseIntStrict, parseFloatStrict } from './context.js';
+export { EXIT_USAGE, EXIT_FAILURE, commonOptions, modelOptions, samplingOptions, parseIntStrict, parseFloatStrict } from './context.js';
 export type { CliIo } from './context.js';
 
 /** Builds the `showo` program around a context (exported for tests). */
@@ -35,6 +36,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }
+    // Any other error came from an action, which has loaded the runtime (and the CLI's errors) already.
+    const [{ ShowoError }, { UsageError }] = await Promise.all([import('@showo/runtime'), import('./errors.js')]);
     if (e instanceof UsageError) {
       ctx.err(`showo: ${e.message}`);
       (e.command ?? program).outputHelp({ error: true });

@@ -30,7 +30,7 @@ function flatPositions(seqs: IdRows, id: number): number[] {
  *
  * Bug-compatible detail: with `rmPadInImage`, row b uses the b-th `<|soi|>` of the whole batch in row-major order
  * (`torch.where(seq == soi)[1][b]`), which is row b's own when every row has exactly one. Fewer `<|soi|>` than rows
- * (an IndexError in Python) throws {@link InvalidArgumentError}.
+ * (an IndexError in Python) throws {@link @showo/runtime!InvalidArgumentError | InvalidArgumentError}.
  */
 export function createAttentionMaskPredictNext(seqs: IdRows, ids: MaskTokenIds, options: { rmPadInImage?: boolean } = {}): AllowMask {
   const { B, L } = rowShape(seqs);
@@ -72,7 +72,7 @@ export function createAttentionMaskPredictNext(seqs: IdRows, ids: MaskTokenIds, 
 /**
  * The official `create_attention_mask_for_mmu`: causal, plus every row of every batch row sees columns `0..p`,
  * where p is the first `<|eoi|>` of the batch in row-major order — batch row 0's for a regular batch, used for all
- * rows. No `<|eoi|>` at all throws {@link InvalidArgumentError}.
+ * rows. No `<|eoi|>` at all throws {@link @showo/runtime!InvalidArgumentError | InvalidArgumentError}.
  */
 export function createAttentionMaskForMmu(seqs: IdRows, ids: Pick<MaskTokenIds, 'eoiId'>): AllowMask {
   const { B, L } = rowShape(seqs);
@@ -96,7 +96,7 @@ export function createAttentionMaskForMmu(seqs: IdRows, ids: Pick<MaskTokenIds, 
  * Bug-compatible detail: the official code reshapes the batch's `<|soi|>` (and `<|eoi|>`) positions, listed in
  * row-major order, to `[B, -1]`; so each row takes the next equal share of that list. With the same number of
  * images in every row this is each row's own blocks. A batch whose counts do not split evenly, or has no image,
- * (an error in Python) throws {@link InvalidArgumentError}.
+ * (an error in Python) throws {@link @showo/runtime!InvalidArgumentError | InvalidArgumentError}.
  */
 export function createAttentionMaskLvg(seqs: IdRows, ids: MaskTokenIds): AllowMask {
   const { B, L } = rowShape(seqs);

@@ -127,7 +127,8 @@ export class TokenLayout {
 
   /**
    * Id of a special token by name: one of the official ten, `[MASK]`, `<|sot|>`/`<|eot|>` (BOS/EOS),
-   * `<|pad|>` (= `[PAD]`), or a plugin token. Throws {@link UnknownSpecialTokenError} otherwise.
+   * `<|pad|>` (= `[PAD]`), or a plugin token. Throws
+   * {@link @showo/prompting!UnknownSpecialTokenError | UnknownSpecialTokenError} otherwise.
    */
   special(name: OfficialSpecialToken | '[MASK]' | '<|sot|>' | '<|eot|>' | '<|pad|>' | (string & {})): number {
     const id = this.lookup(name);

@@ -12,7 +12,10 @@ import { CheckpointMismatchError, ShowoConfigError, type ShapeMismatch } from '.
 import { assertModelFits, type MemoryBudgetOptions } from './memory.js';
 import { memoryShape, paramSpecs, transposeHost, type ParamSpec } from './weights.js';
 
-/** File names a checkpoint's weights may have, in the order {@link resolveWeightsFile} looks for them. */
+/**
+ * File names a checkpoint's weights may have, in the order {@link ShowoModel.load} looks for them (when
+ * {@link LoadOptions.weightsFile} is not set).
+ */
 export const WEIGHTS_FILE_NAMES = ['model.safetensors', 'pytorch_model.safetensors', 'weights.safetensors'] as const;
 export const CONFIG_FILE_NAME = 'config.json';
 

@@ -270,7 +270,7 @@ function partToJson(p: MagvitPartConfig, cls: string): Json {
 }
 
 /** The JSON form {@link parseMagvitConfig} reads back (official argument names, plus our extensions). */
-export function magvitConfigToJson(c: MagvitConfig): Json {
+export function magvitConfigToJson(c: MagvitConfig): Record<string, unknown> {
   const out: Json = {
     format: MAGVIT_CONFIG_FORMAT,
     official_constructor_args: {

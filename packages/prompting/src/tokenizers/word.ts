@@ -139,7 +139,10 @@ export class WordTokenizer implements TextTokenizer {
     });
   }
 
-  /** Ids → text in normal form. Throws {@link InvalidArgumentError} for an id outside the vocabulary. */
+  /**
+   * Ids → text in normal form. Throws {@link @showo/runtime!InvalidArgumentError | InvalidArgumentError} for an id
+   * outside the vocabulary.
+   */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     const tokens: string[] = [];
     for (const id of ids) {
