@@ -219,6 +219,9 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
     let aborted = false;
 
     while (step < o.totalSteps) {
+      // Let macrotasks run between steps: on synchronous backends (wasm, cpu) every await below resolves as a
+      // microtask, so without this a signal handler (SIGTERM → abort) or a timer would never run mid-training.
+      await yieldToEventLoop();
       if (isCancelled()) return; // unsubscribed: nobody listens, so no checkpoint, no curve; just free tensors
       if (o.signal?.aborted) {
         aborted = true;
@@ -340,6 +343,11 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
   } finally {
     if (ownOptimizer) optimizer.dispose();
   }
+}
+
+/** Resolves on the next macrotask turn (setImmediate in Node, setTimeout elsewhere). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /** `sum + x`, disposing both inputs (x is owned by the caller's step; sum is the running total). */
