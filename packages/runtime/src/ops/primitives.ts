@@ -703,5 +703,46 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
         '(expected q [B, Lq, H·D], k and v [B, Lk, H·D], bias [B, Lq, Lk], H·D divisible by the head count)',
     );
   }
+  if (lq === 1) return singleQueryAttention(q, k, v, bias, numHeads);
   return attentionOp(b, lq, lk, numHeads, hd / numHeads)(q, k, v, bias) as tf.Tensor3D;
+}
+
+/** [H·D, H] 0/1: column h selects the D channels of head h. */
+function headSelector(h: number, d: number): tf.Tensor2D {
+  const sel = new Float32Array(h * d * h);
+  for (let i = 0; i < h * d; i++) sel[i * h + Math.floor(i / d)] = 1;
+  return tf.tensor2d(sel, [h * d, h]);
+}
+
+/**
+ * Attention of ONE query position per row (KV-cache decoding), all heads at once with plain 2-D matMuls whose
+ * right operands are tiny (XNNPACK packs the right operand of every new tensor, and per-head products against a
+ * fresh [D, Lk] key block cost ~20× their arithmetic):
+ *   scores [Lk, H] = K [Lk, H·D] · (q ⊙ selector) [H·D, H]        (block-diagonal q: head h sees its D channels)
+ *   probs  [H, Lk] = softmax(scoresᵀ + bias)
+ *   outᵀ   [H·D, H] = Vᵀ [H·D, Lk] · probsᵀ [Lk, H];  out = (outᵀ ⊙ selector) · 1   (the diagonal blocks)
+ * Bit-identical to the per-head path: the extra terms are exact zeros (x·0 = ±0 and a + ±0 = a) and every dot
+ * product still accumulates its real terms in the same order. Differentiable through tfjs's built-in gradients
+ * (decoding is not training; a one-position training step is merely slow).
+ */
+function singleQueryAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.Tensor3D, h: number): tf.Tensor3D {
+  const [b, , hd] = q.shape;
+  const lk = k.shape[1];
+  const d = hd / h;
+  return tf.tidy(() => {
+    const sel = headSelector(h, d);
+    const ones = tf.ones([h, 1]);
+    const qs = tf.mul(q, 1 / Math.sqrt(d)).reshape([b, hd]); // as attentionOp: scale q, not the scores
+    const qRows = b === 1 ? [qs.reshape([hd, 1])] : unstack0(qs).map((r) => r.reshape([hd, 1]));
+    const kRows = b === 1 ? [k.reshape([lk, hd])] : unstack0(k);
+    const vRows = b === 1 ? [v.reshape([lk, hd])] : unstack0(v);
+    const biasRows = b === 1 ? [bias.reshape([1, lk])] : unstack0(bias);
+    const outs = qRows.map((qr, r) => {
+      const scores = tf.matMul(kRows[r], tf.mul(qr, sel)); // [Lk, H]
+      const probs = tf.softmax(tf.add(tf.transpose(scores), biasRows[r])); // [H, Lk]
+      const outT = tf.matMul(tf.transpose(vRows[r]), tf.transpose(probs)); // [H·D, H]
+      return tf.matMul(tf.mul(outT, sel), ones).reshape([1, 1, hd]);
+    });
+    return (outs.length === 1 ? outs[0] : tf.concat(outs, 0)) as tf.Tensor3D;
+  });
 }
