@@ -7,7 +7,7 @@
 // (Official PyTorch on this machine kind, one thread: forward b1 ≈ 42 ms, b2 ≈ 77–92 ms.)
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@showo/runtime';
-import { ShowoModel, type AllowMaskLike, type ShowoConfig } from '@showo/showo-core';
+import { ShowoModel, type AllowMaskLike, type ShowoConfig, BENCH_CONFIG } from '@showo/showo-core';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,23 +17,7 @@ const BACKENDS = arg('backends', 'wasm,cpu').split(',');
 const REPS = Number(arg('reps', '5'));
 const AR_TOKENS = Number(arg('ar-tokens', '32'));
 
-const CONFIG: ShowoConfig = {
-  vocab_size: 1235, // 200 text + 10 specials + 1024 codes + mask
-  llm_vocab_size: 200,
-  num_new_special_tokens: 10,
-  codebook_size: 1024,
-  num_vq_tokens: 256,
-  hidden_size: 256,
-  intermediate_size: 1024,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  partial_rotary_factor: 0.5,
-  qk_layernorm: true,
-  layer_norm_eps: 1e-5,
-  rope_theta: 10000,
-  max_position_embeddings: 2048,
-  max_seq_length: 32,
-};
+const CONFIG: ShowoConfig = { ...BENCH_CONFIG };
 const MSL = 32;
 const N = CONFIG.num_vq_tokens;
 const P = MSL + 1; // t2i text prefix: [PAD]… <|t2i|> BOS text EOS

@@ -10,7 +10,7 @@
 import { lastValueFrom, tap, toArray } from 'rxjs';
 import { SeededRandom, initBackend } from '@showo/runtime';
 import { UniversalPrompting } from '@showo/prompting';
-import { ShowoModel, tokenLayoutFor, type ShowoConfig } from '@showo/showo-core';
+import { ShowoModel, tokenLayoutFor, type ShowoConfig, BENCH_CONFIG } from '@showo/showo-core';
 import { AutoregressiveSampler, MASKED, MaskGitScheduler, generateTokens, textToImage, type CacheMode } from '@showo/sampler';
 
 const arg = (name: string, def: string): string => {
@@ -25,23 +25,7 @@ const AR_RECOMPUTE_TOKENS = Number(arg('ar-recompute-tokens', '64'));
 // Best of REPS runs per row: on a shared machine the fastest run is the least disturbed one.
 const REPS = Number(arg('reps', '2'));
 
-const CONFIG: ShowoConfig = {
-  vocab_size: 1235, // 200 text + 10 specials + 1024 codes + [MASK]
-  llm_vocab_size: 200,
-  num_new_special_tokens: 10,
-  codebook_size: 1024,
-  num_vq_tokens: 256,
-  hidden_size: 256,
-  intermediate_size: 1024,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  partial_rotary_factor: 0.5,
-  qk_layernorm: true,
-  layer_norm_eps: 1e-5,
-  rope_theta: 10000,
-  max_position_embeddings: 2048,
-  max_seq_length: 32,
-};
+const CONFIG: ShowoConfig = { ...BENCH_CONFIG };
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

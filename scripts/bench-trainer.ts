@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { lastValueFrom, tap, toArray } from 'rxjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
 import { TokenLayout, UniversalPrompting } from '@showo/prompting';
-import { ShowoModel, type ShowoConfig } from '@showo/showo-core';
+import { ShowoModel, type ShowoConfig, BENCH_CONFIG } from '@showo/showo-core';
 import { AdamW, ShowoTask, buildShowoBatch, train, type ShowoBatch, type StepEvent } from '@showo/trainer';
 
 const arg = (name: string, def: string) => {
@@ -22,23 +22,7 @@ const WARMUP = Number(arg('warmup', '2'));
 const ROWS = { t2i: Number(arg('t2i', '4')), lm: Number(arg('lm', '1')), mmu: Number(arg('mmu', '3')) };
 
 const MSL = 32;
-const CONFIG: ShowoConfig = {
-  vocab_size: 1235, // 200 text + 10 specials + 1024 codes + mask
-  llm_vocab_size: 200,
-  num_new_special_tokens: 10,
-  codebook_size: 1024,
-  num_vq_tokens: 256,
-  hidden_size: 256,
-  intermediate_size: 1024,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  partial_rotary_factor: 0.5,
-  qk_layernorm: true,
-  layer_norm_eps: 1e-5,
-  rope_theta: 10000,
-  max_position_embeddings: 2048,
-  max_seq_length: MSL,
-};
+const CONFIG: ShowoConfig = { ...BENCH_CONFIG };
 
 /** Endless synthetic mixed batches: random texts of 5–30 ids, random codes; the real preparation path. */
 function* batches(prompting: UniversalPrompting, seed: number, prepMs: number[]): Generator<ShowoBatch> {

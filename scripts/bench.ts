@@ -14,7 +14,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { initBackend, setPrimitiveImplementation } from '@showo/runtime';
 import { UniversalPrompting } from '@showo/prompting';
 import { buildOmniMaskFromIds, type AllowMask } from '@showo/omni-attention';
-import { ShowoModel, tokenLayoutFor, type ShowoConfig } from '@showo/showo-core';
+import { ShowoModel, tokenLayoutFor, type ShowoConfig, BENCH_CONFIG } from '@showo/showo-core';
 import { generateTokens, textToImage } from '@showo/sampler';
 
 const argv = process.argv.slice(2);
@@ -26,23 +26,7 @@ const JSON_OUT = argv.includes('--json');
 const REPS = Number(arg('reps', '5'));
 const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
-const BENCH: ShowoConfig = {
-  vocab_size: 1235,
-  llm_vocab_size: 200,
-  num_new_special_tokens: 10,
-  codebook_size: 1024,
-  num_vq_tokens: 256,
-  hidden_size: 256,
-  intermediate_size: 1024,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  partial_rotary_factor: 0.5,
-  qk_layernorm: true,
-  layer_norm_eps: 1e-5,
-  rope_theta: 10000,
-  max_position_embeddings: 2048,
-  max_seq_length: 32,
-};
+const BENCH: ShowoConfig = { ...BENCH_CONFIG };
 
 function embeddedConfig(): ShowoConfig {
   const file = path.resolve('models/shapes-world/showo/config.json');

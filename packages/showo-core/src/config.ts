@@ -75,6 +75,29 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `head_dim = hidden_size / num_attention_heads`. */
+/**
+ * The benchmark configuration every speed figure of the project refers to: hidden 256, 4 layers, 8 heads,
+ * intermediate 1024, 1024 image codes, 200 text tokens, 32 text + 256 image positions (291 in a t2i sequence),
+ * 3.79 M parameters — the configuration whose official PyTorch timings are in `shared/notes`.
+ */
+export const BENCH_CONFIG: Readonly<ShowoConfig> = Object.freeze({
+  vocab_size: 1235, // 200 text + 10 specials + 1024 codes + [MASK]
+  llm_vocab_size: 200,
+  num_new_special_tokens: 10,
+  codebook_size: 1024,
+  num_vq_tokens: 256,
+  hidden_size: 256,
+  intermediate_size: 1024,
+  num_hidden_layers: 4,
+  num_attention_heads: 8,
+  partial_rotary_factor: 0.5,
+  qk_layernorm: true,
+  layer_norm_eps: 1e-5,
+  rope_theta: 10000,
+  max_position_embeddings: 2048,
+  max_seq_length: 32,
+});
+
 export function headDim(c: ShowoConfig): number {
   return c.hidden_size / c.num_attention_heads;
 }
