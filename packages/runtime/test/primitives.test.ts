@@ -267,6 +267,7 @@ const CASES: Case[] = [
   attentionCase('attention self, additive bias, 2 heads', 2, 4, 4, 2, 3),
   attentionCase('attention partly-blocked mask, KV cache Lk > Lq', 2, 3, 5, 2, 3, randAllow(2, 3, 5, 3)),
   attentionCase('attention 1 head, 1 batch, causal', 1, 4, 4, 1, 4, randAllow(1, 4, 4, 4)),
+  attentionCase('attention one query (KV-cache decoding path), 2 rows, 3 heads', 2, 1, 5, 3, 2, randAllow(2, 1, 5, 5)),
 ];
 
 let wasmAvailable = false;
@@ -359,6 +360,24 @@ describe('kernels registered for wasm', () => {
     const bad = tf.tensor1d([1, 3], 'int32');
     assert.throws(() => fast.embedding(bad, table), /outside \[0, 3\)/);
     tf.dispose([table, ids, g, x, ...parts, gu, bad]);
+    await tf.setBackend('cpu');
+  });
+
+  it('one-query attention (all heads in one product) is bit-identical to the per-head path', async (t) => {
+    if (!wasmAvailable) return t.skip('wasm backend not available');
+    await tf.setBackend('wasm');
+    for (const [b, lk, h, d] of [[1, 37, 8, 32], [2, 19, 4, 16], [3, 1, 2, 8]]) {
+      const q = tf.randomNormal([b, 1, h * d], 0, 2, 'float32', 1) as tf.Tensor3D;
+      const k = tf.randomNormal([b, lk, h * d], 0, 2, 'float32', 2) as tf.Tensor3D;
+      const v = tf.randomNormal([b, lk, h * d], 0, 1, 'float32', 3) as tf.Tensor3D;
+      const blocked = tf.randomUniform([b, 1, lk], 0, 1, 'float32', 4);
+      const bias = tf.tidy(() => tf.mul(tf.cast(tf.greater(blocked, 0.7), 'float32'), -1e9).add(tf.zeros([b, 1, lk])) as tf.Tensor3D);
+      const one = fast.multiHeadAttention(q, k, v, bias, h);
+      // The same query twice takes the per-head path (Lq = 2); its first row is the reference.
+      const two = tf.tidy(() => fast.multiHeadAttention(tf.concat([q, q], 1) as tf.Tensor3D, k, v, tf.concat([bias, bias], 1) as tf.Tensor3D, h).slice([0, 0, 0], [b, 1, h * d]));
+      assert.deepEqual(Array.from(one.dataSync()), Array.from(two.dataSync()), `b ${b}, lk ${lk}, ${h}×${d}`);
+      tf.dispose([q, k, v, blocked, bias, one, two]);
+    }
     await tf.setBackend('cpu');
   });
 

@@ -173,6 +173,7 @@ export function openImageSession(model: ImageModel, input: ImageSessionInput, ca
 /** Logits [B, V] of the last position from logits that hold all positions or only the last. */
 function lastPosition(out: tf.Tensor3D): tf.Tensor2D {
   const [b, l, v] = out.shape;
+  if (l === 1) return tf.reshape(out, [b, v]); // already the last position (`logits: 'last'`): no copy
   return tf.reshape(tf.slice(out, [0, l - 1, 0], [b, 1, v]), [b, v]);
 }
 

@@ -323,7 +323,7 @@ export class ShowoModel {
     const [B, T, H] = hidden.shape;
     const sel = options.logits ?? 'all';
     let h = hidden;
-    if (sel === 'last') h = tf.slice(hidden, [0, T - 1, 0], [B, 1, H]);
+    if (sel === 'last') h = T === 1 ? hidden : tf.slice(hidden, [0, T - 1, 0], [B, 1, H]); // decoding: no copy
     else if (sel !== 'all') {
       const { start, length } = sel;
       if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 1 || start + length > T) {
