@@ -320,25 +320,11 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorToW
   const headerBytes = Buffer.from(json, 'utf8');
   const lenBuf = Buffer.alloc(8);
   lenBuf.writeBigUInt64LE(BigInt(headerBytes.byteLength));
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  writeAtomically(file, (fd) => {
     fs.writeSync(fd, lenBuf);
     fs.writeSync(fd, headerBytes);
     for (const [, t] of list) fs.writeSync(fd, encode(t)); // one tensor at a time: never the whole file in memory
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
 /** Reads every tensor of a (small) safetensors file into memory. */
@@ -353,24 +339,32 @@ export function readSafetensors(file: string): { tensors: Map<string, HostTensor
   }
 }
 
-/** Writes a text file atomically (temp file + fsync + rename). Used for config.json and checkpoint manifests. */
-export function writeFileAtomic(file: string, contents: string | Uint8Array): void {
+/**
+ * Runs `write(fd)` on a temporary file beside `file`, flushes it to disk and renames it over `file`: readers see
+ * the old contents or the new ones, never a half-written file. On error the temporary file is removed.
+ */
+function writeAtomically(file: string, write: (fd: number) => void): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   const fd = fs.openSync(tmp, 'w');
+  let open = true;
   try {
-    if (typeof contents === "string") fs.writeSync(fd, contents);
-    else fs.writeSync(fd, contents);
+    write(fd);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
+    open = false;
     fs.renameSync(tmp, file);
   } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* already closed */
-    }
+    if (open) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** Writes a text file atomically (temp file + fsync + rename). Used for config.json and checkpoint manifests. */
+export function writeFileAtomic(file: string, contents: string | Uint8Array): void {
+  writeAtomically(file, (fd) => {
+    if (typeof contents === 'string') fs.writeSync(fd, contents);
+    else fs.writeSync(fd, contents);
+  });
 }

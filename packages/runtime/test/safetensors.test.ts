@@ -72,7 +72,7 @@ test('a write is atomic: a failed write leaves the previous file intact and no t
 test('corrupt files are refused with a typed problem', () => {
   const good = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
   const data = Buffer.alloc(8);
-  assert.equal(problemOf(() => SafetensorsReader.open(path.join(tmp, 'none') && rawFile('short', '', Buffer.alloc(0), 0).replace(/short$/, 'short'))), 'BAD_HEADER');
+  assert.equal(problemOf(() => SafetensorsReader.open(rawFile('empty-header', '', Buffer.alloc(0), 0))), 'BAD_HEADER');
   fs.writeFileSync(path.join(tmp, 'tiny'), Buffer.from([1, 2, 3]));
   assert.equal(problemOf(() => SafetensorsReader.open(path.join(tmp, 'tiny'))), 'TRUNCATED');
   assert.equal(problemOf(() => SafetensorsReader.open(rawFile('hdr-cut', good, data, 4000))), 'TRUNCATED');
