@@ -3,7 +3,7 @@
 //   showo/model.safetensors, showo/vocab.json
 //   magvit/config.json + magvit/model.safetensors
 // As a script: copies the best Show-o of a run (<dir>/best) and its frozen tokenizer.
-//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--steps 12 --guidance 2 --temperature 1]
+//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--steps 12 --guidance 2 --temperature 1]
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveWordVocabulary } from '@showo/prompting';
@@ -69,10 +69,11 @@ async function main(): Promise<void> {
   const { initBackend } = await import('@showo/runtime');
   await initBackend('wasm');
   const { embeddedSetup } = await import('./showo-common.js');
-  const model = await ShowoModel.load(path.join(dir, 'best'));
+  const src = path.resolve(arg('model', path.join(dir, 'best')));
+  const model = await ShowoModel.load(src);
   const gen: GenerationSettings = { steps: Number(arg('steps', '12')), guidanceScale: Number(arg('guidance', '2')), temperature: Number(arg('temperature', '1')) };
   await shipShowo({ model, magvitFile: path.join(dir, 'magvit.safetensors'), setup: embeddedSetup(), generation: gen });
-  log(`shipped ${dir}/best to ${MODELS_DIR}`);
+  log(`shipped ${src} to ${MODELS_DIR}`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
