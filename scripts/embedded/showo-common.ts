@@ -54,7 +54,7 @@ export function embeddedShowoConfig(layout: TokenLayout, o: { hidden: number; la
     qk_layernorm: true,
     layer_norm_eps: 1e-5,
     rope_theta: 10000,
-    max_position_embeddings: 512,
+    max_position_embeddings: 1024, // RoPE has no learned table: this is only the position budget (3-step how-to ≈ 822)
     max_seq_length: EMBEDDED_MSL,
   };
 }
