@@ -16,7 +16,7 @@ import { loadMagvit } from '@showo/tokenizer-magvit';
 import {
   AdamW,
   CodeCache,
-  ShapesWorldShowoData,
+  stageData,
   ShowoTask,
   findLatestCheckpoint,
   loadCheckpointWeights,
@@ -91,17 +91,7 @@ async function main(): Promise<void> {
       loadCheckpointWeights(prev, vars);
       log(`stage ${n}: starting from ${prev}`);
     }
-    const data = new ShapesWorldShowoData({
-      prompting: setup.prompting,
-      encoder: cache,
-      seed: c.seed,
-      batch: c.data.batch,
-      ...(c.data.t2iMix ? { t2iMix: c.data.t2iMix } : {}),
-      ...(c.data.mmuMix ? { mmuMix: c.data.mmuMix } : {}),
-      ...(c.data.howto ? { howto: c.data.howto } : {}),
-      ...(c.data.generator ? { generator: c.data.generator } : {}),
-      corruption: { condDropoutProb: c.data.condDropoutProb ?? 0.1, ...(c.data.masking ? { masking: c.data.masking } : {}) },
-    });
+    const data = stageData(c, setup.prompting, cache);
     let lastT = Date.now();
     let stepBase = clock.globalStep;
     let lastLog = 0;

@@ -128,6 +128,24 @@ export interface ExportEvent {
   path: string;
 }
 
+/** The Shapes World batch stream a stage config describes (mixes, how-to, generator, dropout, masking). */
+export function stageData(c: StageConfig, prompting: UniversalPrompting, encoder: ImageEncoder | CodeCache): ShapesWorldShowoData {
+  return new ShapesWorldShowoData({
+    prompting,
+    encoder,
+    seed: c.seed,
+    batch: c.data.batch,
+    ...(c.data.t2iMix ? { t2iMix: c.data.t2iMix } : {}),
+    ...(c.data.mmuMix ? { mmuMix: c.data.mmuMix } : {}),
+    ...(c.data.howto ? { howto: c.data.howto } : {}),
+    ...(c.data.generator ? { generator: c.data.generator } : {}),
+    corruption: {
+      ...(c.data.condDropoutProb !== undefined ? { condDropoutProb: c.data.condDropoutProb } : {}),
+      ...(c.data.masking ? { masking: c.data.masking } : {}),
+    },
+  });
+}
+
 /** What {@link runStage} needs besides the config. */
 export interface RunStageOptions {
   config: StageConfig;
@@ -166,20 +184,7 @@ export function runStage(o: RunStageOptions): Observable<TrainEvent | ExportEven
       if (!prev) throw new CheckpointError('MISSING', prevDir, `stage ${c.stage} (${c.name}) starts from the result of "${c.initFrom}": run that stage first`);
       loadCheckpointWeights(prev, vars);
     }
-    const data = new ShapesWorldShowoData({
-      prompting: o.prompting,
-      encoder: o.encoder,
-      seed: c.seed,
-      batch: c.data.batch,
-      ...(c.data.t2iMix ? { t2iMix: c.data.t2iMix } : {}),
-      ...(c.data.mmuMix ? { mmuMix: c.data.mmuMix } : {}),
-      ...(c.data.howto ? { howto: c.data.howto } : {}),
-      ...(c.data.generator ? { generator: c.data.generator } : {}),
-      corruption: {
-        ...(c.data.condDropoutProb !== undefined ? { condDropoutProb: c.data.condDropoutProb } : {}),
-        ...(c.data.masking ? { masking: c.data.masking } : {}),
-      },
-    });
+    const data = stageData(c, o.prompting, o.encoder);
     const optimizer = new AdamW(c.optimizer);
     const totalSteps = o.totalSteps ?? c.totalSteps;
     return train({
