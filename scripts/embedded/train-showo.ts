@@ -7,6 +7,10 @@
 //
 //   node --import tsx scripts/embedded/train-showo.ts [--dir runs/showo] [--tokenizer runs/tokenizer/best.safetensors]
 //        [--stages 1,2,3] [--eval-every 100] [--eval-stride 3] [--hidden 128] [--layers 4] [--heads 4] [--seed 5]
+//        [--init MODEL_DIR] [--workers 1|2] [--accum N]
+//
+// --init starts from a saved Show-o folder (e.g. the shipped models/shapes-world/showo) instead of random weights,
+// for stages without checkpoints of their own and without `initFrom` (stage 4 continues the shipped model this way).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -40,6 +44,10 @@ const GEN: GenerationSettings = { steps: Number(arg('gen-steps', '12')), guidanc
 const SHIP = !flag('no-ship');
 /** Smoke runs: stop each stage after this many steps (0: the stage's totalSteps). */
 const SMOKE = Number(arg('smoke', '0'));
+/** Engines: 2 runs the micro-batches of a step pairwise on both cores (a DualEngine worker); needs --accum ≥ 2. */
+const WORKERS = Number(arg('workers', '1')) as 1 | 2;
+/** Override of the stages' gradAccumSteps (0: as configured). */
+const ACCUM = Number(arg('accum', '0'));
 
 interface Clock {
   trainSeconds: number;
@@ -59,6 +67,16 @@ async function main(): Promise<void> {
   const setup = embeddedSetup();
   const config = embeddedShowoConfig(setup.layout, DIMS);
   const model = ShowoModel.random(config, SEED);
+  const INIT = arg('init', '');
+  if (INIT) {
+    const init = await ShowoModel.load(path.resolve(INIT));
+    try {
+      for (const [name, v] of model.namedVariables()) v.assign(init.namedVariables().get(name)!);
+    } finally {
+      init.dispose();
+    }
+    log(`initial weights from ${INIT}`);
+  }
   let params = 0;
   for (const v of model.namedVariables().values()) params += v.size;
   log(`Show-o: ${params} parameters, ${JSON.stringify(DIMS)}, vocab ${config.vocab_size}; generation ${JSON.stringify(GEN)}`);
@@ -102,7 +120,8 @@ async function main(): Promise<void> {
       disposeOptimizer: true,
       schedule: c.schedule,
       totalSteps: SMOKE > 0 ? SMOKE : c.totalSteps,
-      gradAccumSteps: c.gradAccumSteps,
+      gradAccumSteps: ACCUM > 0 ? ACCUM : c.gradAccumSteps,
+      workers: WORKERS,
       ...(c.clipGradNorm !== null ? { clipGradNorm: c.clipGradNorm } : {}),
       checkpoint: { dir: ckptDir, everySteps: c.checkpoint.everySteps, keepLast: c.checkpoint.keepLast, resume, fingerprint: `${c.name}:${modelFingerprint(vars)}` },
       metricsLog: path.join(out, 'metrics.jsonl'),

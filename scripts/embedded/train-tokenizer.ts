@@ -4,6 +4,10 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
+//        [--ch 16] [--init WEIGHTS.safetensors]
+//
+// --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
+// tokenizer with a larger batch; the config then comes from that file.
 //
 // Every --eval-every steps the tokenizer gate runs on --eval-n fresh scenes (held-out compositions allowed) and the
 // tokenizer is saved as <dir>/latest.safetensors, and as <dir>/best.safetensors when the gate score improved.
@@ -13,7 +17,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
 import { randomScene } from '@showo/shapes-world';
-import { MagvitTokenizer, saveMagvit } from '@showo/tokenizer-magvit';
+import { MagvitTokenizer, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { appendJsonl, arg, embeddedMagvitConfig, log, tokenizerGate } from './common.js';
 
@@ -32,9 +36,9 @@ const EDGE = Number(arg('edge-weight', '5'));
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
   fs.mkdirSync(DIR, { recursive: true });
-  const config = embeddedMagvitConfig(CH);
-  const model = MagvitTokenizer.create(config, { seed: SEED });
-  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE })}`);
+  const INIT = arg('init', '');
+  const model = INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
+  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, INIT })}`);
   const data = new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
   const evalRng = new SeededRandom(SEED + 7777);
   const evalScenes = Array.from({ length: EVAL_N }, () => randomScene(evalRng, { allowHeldOut: true }));
@@ -57,7 +61,7 @@ async function main(): Promise<void> {
     schedule: { kind: 'cosine', lr: LR, minLr: MIN_LR, warmupSteps: 10, totalSteps: STEPS },
     totalSteps: STEPS,
     clipGradNorm: 1.0,
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${CH}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,

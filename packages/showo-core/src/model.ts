@@ -92,8 +92,11 @@ export class ShowoModel {
   private w: ShowoWeights;
   private readonly dims: BlockDims;
   private isDisposed = false;
+  /** True for {@link ShowoModel.borrow} views: the tensors belong to someone else. */
+  private readonly borrowed: boolean;
 
-  private constructor(config: ShowoConfig, vars: Map<string, tf.Variable>) {
+  private constructor(config: ShowoConfig, vars: Map<string, tf.Variable>, borrowed = false) {
+    this.borrowed = borrowed;
     this.config = { ...config };
     this.vars = vars;
     this.w = structure(this.config, vars);
@@ -140,10 +143,33 @@ export class ShowoModel {
     writeCheckpoint(dir, this.config, this.vars, options);
   }
 
-  /** Frees every parameter. The model cannot be used afterwards. */
+  /**
+   * A model over tensors someone else owns (weights by official name, in the memory layout of
+   * {@link namedVariables}: linear weights [in, out]), e.g. the mirrored weights in a `DualEngine` worker, or the
+   * tensors `tf.valueAndGrads` hands to a loss function. Nothing is copied; {@link dispose} frees nothing. Every
+   * name and shape is checked (`CheckpointMismatchError`-style message as an `InvalidArgumentError`).
+   */
+  static borrow(config: ShowoConfig, weights: Readonly<Record<string, tf.Tensor>> | ReadonlyMap<string, tf.Tensor>): ShowoModel {
+    validateShowoConfig(config);
+    const get = (name: string): tf.Tensor | undefined => (weights instanceof Map ? weights.get(name) : (weights as Record<string, tf.Tensor>)[name]);
+    const vars = new Map<string, tf.Variable>();
+    const problems: string[] = [];
+    for (const spec of paramSpecs(config)) {
+      const t = get(spec.name);
+      const shape = memoryShape(spec);
+      if (!t) problems.push(`missing ${spec.name}`);
+      else if (t.shape.join(',') !== shape.join(',')) problems.push(`${spec.name} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      // Forward passes only read parameters as tensors, so a plain tensor serves where a variable is declared.
+      else vars.set(spec.name, t as tf.Variable);
+    }
+    if (problems.length) throw new InvalidArgumentError(`ShowoModel.borrow: the weights do not fit the config (${problems.slice(0, 6).join('; ')}${problems.length > 6 ? '; …' : ''})`);
+    return new ShowoModel(config, vars, true);
+  }
+
+  /** Frees every parameter (a {@link borrow} view frees nothing). The model cannot be used afterwards. */
   dispose(): void {
     if (this.isDisposed) return;
-    for (const v of this.vars.values()) v.dispose();
+    if (!this.borrowed) for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
     this.isDisposed = true;
   }
@@ -181,6 +207,7 @@ export class ShowoModel {
    * `trainableVariables()` (an optimizer) must fetch them again.
    */
   resizeVocab(newSize: number, rng: NormalSource): void {
+    if (this.borrowed) throw new InvalidArgumentError('resizeVocab: this model borrows its weights (ShowoModel.borrow); resize the owner instead');
     this.assertLive();
     const old = this.config.vocab_size;
     if (!Number.isInteger(newSize) || newSize < old) throw new InvalidArgumentError(`resizeVocab: new size ${newSize} must be an integer ≥ the current ${old}`);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Observable } from 'rxjs';
-import { InvalidArgumentError } from '@showo/runtime';
+import { DualEngine, InvalidArgumentError, resolveWorkerCount } from '@showo/runtime';
 import {
   assignWeights,
   checkVariablesMatch,
@@ -18,7 +18,7 @@ import { AdamW } from './optim/adamw.js';
 import { clipByGlobalNorm } from './optim/clip.js';
 import { learningRate, validateSchedule, type LrSchedule } from './optim/schedule.js';
 import { writeLossCurve } from './plot.js';
-import type { DataInput, JsonValue, Stateful, StepEvent, TrainableModel, TrainEvent } from './types.js';
+import { isEngineTrainable, type DataInput, type EngineCall, type JsonValue, type Stateful, type StepEvent, type TrainableModel, type TrainEvent } from './types.js';
 
 /** Periodic, atomic, resumable checkpoints. */
 export interface CheckpointOptions {
@@ -75,6 +75,14 @@ export interface TrainOptions<B> {
   evaluate?: { everySteps: number; run: (step: number) => Promise<Record<string, number>> | Record<string, number> };
   /** Stored in every checkpoint's `meta` (e.g. the stage config). */
   meta?: Record<string, JsonValue>;
+  /**
+   * Engines computing gradients: 1 (this thread) or 2 (this thread + a `DualEngine` worker: the second core on
+   * wasm). With 2, the micro-batches of a step run two at a time, one per engine, and are accumulated exactly as
+   * one after the other would be — so use `gradAccumSteps` ≥ 2 (an odd last micro-batch runs on this thread).
+   * Needs a model that is {@link EngineTrainable} (`ShowoTask` is). `'auto'`: 2 when the model supports it and the
+   * machine has two cores. Default: `SHOWO_WORKERS` when set, else 1.
+   */
+  workers?: 1 | 2 | 'auto';
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -143,6 +151,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
   const params = namedVariables(o.model.trainableVariables());
   if (params.size === 0) throw new InvalidArgumentError('the model has no trainable variables');
   const varList = [...params.values()];
+  const names = [...params.keys()];
   const byTfName = new Map<string, string>();
   for (const [k, v] of params) byTfName.set(v.name, k);
   const ownOptimizer = !o.optimizer || o.disposeOptimizer === true;
@@ -157,6 +166,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
     log?.write(e);
     emit(e);
   };
+  let engine: DualEngine | undefined;
 
   try {
     // ---- resume -------------------------------------------------------------------------------------------
@@ -177,6 +187,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
       }
     }
     optimizer.init(params);
+    engine = await openEngine(o, params);
     const iterator = toIterator(o.data);
     const nextBatch = async (): Promise<B | undefined> => {
       const r = await iterator.next();
@@ -235,7 +246,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
       let tokens = 0;
       let interrupted = false;
       try {
-        for (let k = 0; k < accum; k++) {
+        for (let k = 0; k < accum; ) {
           if (k > 0 && (isCancelled() || o.signal?.aborted)) {
             interrupted = true;
             break;
@@ -243,6 +254,28 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
           const batch = await nextBatch();
           if (batch === undefined) throw new DataExhaustedError(step);
           batchesConsumed++;
+          if (engine && k + 1 < accum) {
+            // Two micro-batches at once, one per engine; accumulated exactly like two sequential ones.
+            let second: B | undefined;
+            try {
+              second = await nextBatch();
+              if (second === undefined) throw new DataExhaustedError(step);
+              batchesConsumed++;
+              const res = await pairGradients(engine, o.model as unknown as { engineCall(b: B): EngineCall }, batch, second, names);
+              for (const r of res) {
+                tokens += r.tokens;
+                lossSum = accumulate(lossSum, r.value) as tf.Scalar;
+                for (const [name, v] of Object.entries(r.aux)) partSums.set(name, accumulate(partSums.get(name), tf.scalar(v)) as tf.Scalar);
+                gradSum ??= new Map();
+                for (const [name, g] of Object.entries(r.grads)) gradSum.set(name, accumulate(gradSum.get(name), g));
+              }
+            } finally {
+              o.disposeBatch?.(batch);
+              if (second !== undefined) o.disposeBatch?.(second);
+            }
+            k += 2;
+            continue;
+          }
           try {
             let parts: Readonly<Record<string, tf.Scalar>> | undefined;
             const { value, grads } = tf.variableGrads(() => {
@@ -263,16 +296,17 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
           } finally {
             o.disposeBatch?.(batch);
           }
+          k += 1;
         }
         if (interrupted) {
           if (isCancelled()) return;
           aborted = true;
           break;
         }
-        const names = [...gradSum!.keys()];
+        const gradNames = [...gradSum!.keys()];
         const { grads: clipped, norm } = tf.tidy(() =>
           clipByGlobalNorm(
-            names.map((n) => (accum === 1 ? gradSum!.get(n)!.clone() : tf.div(gradSum!.get(n)!, accum))),
+            gradNames.map((n) => (accum === 1 ? gradSum!.get(n)!.clone() : tf.div(gradSum!.get(n)!, accum))),
             o.clipGradNorm ?? Infinity,
           ),
         );
@@ -285,10 +319,11 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
         const gradNorm = host[host.length - 1];
         const skipped = (o.skipNonFinite ?? true) && !(Number.isFinite(loss) && Number.isFinite(gradNorm));
         try {
-          if (!skipped) optimizer.apply(params, new Map(names.map((n, i) => [n, clipped[i]])), lr);
+          if (!skipped) optimizer.apply(params, new Map(gradNames.map((n, i) => [n, clipped[i]])), lr);
         } finally {
           tf.dispose(clipped);
         }
+        if (engine && !skipped) await engine.syncWeights();
         step++;
         stepState = snapshot(components);
         stepBatches = batchesConsumed;
@@ -342,6 +377,38 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
     });
   } finally {
     if (ownOptimizer) optimizer.dispose();
+    await engine?.dispose();
+  }
+}
+
+/** The second engine for `workers: 2`, with the weights mirrored; undefined when one engine is used. */
+async function openEngine<B>(o: TrainOptions<B>, params: ReadonlyMap<string, tf.Variable>): Promise<DualEngine | undefined> {
+  const count = o.workers === 'auto' ? (isEngineTrainable(o.model) ? resolveWorkerCount('auto') : 1) : resolveWorkerCount(o.workers);
+  if (count === 1) return undefined;
+  if (!isEngineTrainable(o.model)) {
+    if (o.workers === undefined) return undefined; // SHOWO_WORKERS=2 asks for it where possible
+    throw new InvalidArgumentError('workers: 2 needs a model that can run in an engine worker (EngineTrainable: engineModule + engineCall), e.g. ShowoTask');
+  }
+  const engine = await DualEngine.create({ module: o.model.engineModule, workers: 2 });
+  try {
+    await engine.setWeights(Object.fromEntries(params));
+  } catch (e) {
+    await engine.dispose();
+    throw e;
+  }
+  return engine;
+}
+
+/** Gradients of two micro-batches on the two engines (inputs disposed here, results owned by the caller). */
+async function pairGradients<B>(engine: DualEngine, model: { engineCall(b: B): EngineCall }, a: B, b: B, names: string[]) {
+  const calls: EngineCall[] = [];
+  try {
+    calls.push(model.engineCall(a), model.engineCall(b));
+    if (calls[0]!.fn !== calls[1]!.fn) throw new InvalidArgumentError(`engineCall returned different functions for two micro-batches (${calls[0]!.fn}, ${calls[1]!.fn})`);
+    const res = await engine.valueAndGradsEach(calls[0]!.fn, [calls[0]!.inputs, calls[1]!.inputs], [calls[0]!.options, calls[1]!.options], names);
+    return res.map((r, i) => ({ ...r, tokens: calls[i]!.tokens ?? 0 }));
+  } finally {
+    for (const c of calls) tf.dispose(Object.values(c.inputs));
   }
 }
 

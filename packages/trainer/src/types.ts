@@ -37,6 +37,36 @@ export interface TrainableModel<B> {
   lossFn(batch: B): LossOutput;
 }
 
+/**
+ * What one batch looks like to an engine function (see {@link EngineTrainable}): the function to run, its tensor
+ * inputs (created for this call; the trainer disposes them) and plain-data options (structured-cloneable).
+ */
+export interface EngineCall {
+  fn: string;
+  inputs: Record<string, tf.Tensor>;
+  options: unknown;
+  /** Training tokens in this batch (for tokens/s). */
+  tokens?: number;
+}
+
+/**
+ * A model whose loss can also run inside a `DualEngine` of `@showo/runtime` (a second tfjs engine in a worker
+ * thread: the second core on wasm). The engine module exports `fn` of every {@link EngineCall}: it rebuilds the
+ * model over `ctx.weights` (keyed by the names of `trainableVariables()`) and returns `{ loss, ...parts }`, the
+ * same numbers as `lossFn`. `train({ workers: 2 })` then runs the micro-batches of a step two at a time.
+ */
+export interface EngineTrainable<B> {
+  /** The engine module (file URL or path; a `.ts` file works when running from sources). */
+  readonly engineModule: string | URL;
+  engineCall(batch: B): EngineCall;
+}
+
+/** Whether a model can train on a `DualEngine` (has an engine module and `engineCall`). */
+export function isEngineTrainable<B>(model: TrainableModel<B>): model is TrainableModel<B> & EngineTrainable<B> {
+  const m = model as Partial<EngineTrainable<B>>;
+  return typeof m.engineCall === 'function' && (typeof m.engineModule === 'string' || m.engineModule instanceof URL);
+}
+
 /** The data a training run consumes: any (async) iterable or iterator of batches. */
 export type DataInput<B> = Iterable<B> | AsyncIterable<B> | Iterator<B> | AsyncIterator<B>;
 

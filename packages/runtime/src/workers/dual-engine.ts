@@ -64,6 +64,13 @@ export class WorkerError extends ShowoError {
   }
 }
 
+/** Loss, gradients by weight name (tensors owned by the caller) and the other scalar outputs of one evaluation. */
+export interface GradientResult {
+  value: tf.Scalar;
+  grads: NamedTensors;
+  aux: Record<string, number>;
+}
+
 /** Output of an engine function: what it returned, a tensor or a record of tensors. */
 export type EngineOutput = tf.Tensor | NamedTensors;
 
@@ -357,15 +364,20 @@ export class DualEngine {
    */
   async valueAndGrads(fn: string, inputs: NamedTensors, split: SplitOptions & { weights?: string[] } = {}): Promise<{ value: tf.Scalar; grads: NamedTensors }> {
     this.check();
-    if (!this.worker) return this.local.valueAndGrads(fn, inputs, split.options, split.weights);
+    const localOnly = (x: NamedTensors): { value: tf.Scalar; grads: NamedTensors } => {
+      const { value, grads, aux } = this.local.valueAndGrads(fn, x, split.options, split.weights);
+      tf.dispose(Object.values(aux));
+      return { value, grads };
+    };
+    if (!this.worker) return localOnly(inputs);
     const { a, b, na, nb } = splitInputs(inputs, split.shared ?? []);
     try {
-      if (nb === 0) return this.local.valueAndGrads(fn, inputs, split.options, split.weights);
+      if (nb === 0) return localOnly(inputs);
       const { wire, transfer } = toWireAll(b);
       const remote = this.send({ type: 'call', id: this.id(), fn, inputs: wire, options: split.options, grads: split.weights ?? [] }, transfer);
       let mine: { value: tf.Scalar; grads: NamedTensors };
       try {
-        mine = this.local.valueAndGrads(fn, a, split.options, split.weights);
+        mine = localOnly(a);
       } catch (e) {
         await remote.catch(() => undefined);
         throw e;
@@ -385,6 +397,60 @@ export class DualEngine {
       disposeSplit(a, inputs);
       disposeSplit(b, inputs);
     }
+  }
+
+  /**
+   * Value and gradients of `fn` on two different inputs at once: `inputs[0]` (with `options[0]`) on the main
+   * thread, `inputs[1]` on the worker — e.g. two micro-batches of one optimiser step, whose gradients the caller
+   * then accumulates exactly as it would have sequentially (`DualEngine` does not average them). `fn` returns a
+   * scalar loss or a record with a scalar `loss`; the record's other scalar outputs come back as `aux` numbers
+   * (e.g. loss parts). With one worker both run on the main thread, one after the other. Tensors are owned by the
+   * caller.
+   */
+  async valueAndGradsEach(
+    fn: string,
+    inputs: [NamedTensors, NamedTensors],
+    options: [unknown, unknown] = [undefined, undefined],
+    weights?: string[],
+  ): Promise<[GradientResult, GradientResult]> {
+    this.check();
+    const local = (x: NamedTensors, o: unknown): GradientResult => {
+      const { value, grads, aux } = this.local.valueAndGrads(fn, x, o, weights);
+      const host: Record<string, number> = {};
+      for (const [k, t] of Object.entries(aux)) host[k] = t.dataSync()[0];
+      tf.dispose(Object.values(aux));
+      return { value, grads, aux: host };
+    };
+    if (!this.worker) {
+      const first = local(inputs[0], options[0]);
+      try {
+        return [first, local(inputs[1], options[1])];
+      } catch (e) {
+        tf.dispose([first.value, ...Object.values(first.grads)]);
+        throw e;
+      }
+    }
+    const { wire, transfer } = toWireAll(inputs[1]);
+    const remote = this.send({ type: 'call', id: this.id(), fn, inputs: wire, options: options[1], grads: weights ?? [] }, transfer);
+    let mine: GradientResult;
+    try {
+      mine = local(inputs[0], options[0]);
+    } catch (e) {
+      await remote.then(
+        (m) => m.outputs && tf.dispose(Object.values(fromWireAll(m.outputs))),
+        () => undefined,
+      );
+      throw e;
+    }
+    let msg: Extract<FromWorker, { type: 'done' }>;
+    try {
+      msg = await remote;
+    } catch (e) {
+      tf.dispose([mine.value, ...Object.values(mine.grads)]);
+      throw e;
+    }
+    const theirs: GradientResult = { value: tf.scalar(msg.value ?? NaN), grads: fromWireAll(msg.outputs ?? {}), aux: msg.aux ?? {} };
+    return [mine, theirs];
   }
 
   /** Clears `ctx.state` on both engines (disposing the tensors in it). */

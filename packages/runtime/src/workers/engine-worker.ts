@@ -36,11 +36,13 @@ async function handle(msg: ToWorker): Promise<void> {
       const inputs = fromWireAll(msg.inputs);
       try {
         if (msg.grads) {
-          const { value, grads } = engine.valueAndGrads(msg.fn, inputs, msg.options, msg.grads.length ? msg.grads : undefined);
+          const { value, grads, aux } = engine.valueAndGrads(msg.fn, inputs, msg.options, msg.grads.length ? msg.grads : undefined);
           const v = value.dataSync()[0];
+          const auxValues: Record<string, number> = {};
+          for (const [k, t] of Object.entries(aux)) auxValues[k] = t.dataSync()[0];
           const { wire, transfer } = toWireAll(grads);
-          tf.dispose([value, ...Object.values(grads)]);
-          reply({ type: 'done', id, outputs: wire, value: v }, transfer);
+          tf.dispose([value, ...Object.values(grads), ...Object.values(aux)]);
+          reply({ type: 'done', id, outputs: wire, value: v, aux: auxValues }, transfer);
         } else {
           const out = engine.call(msg.fn, inputs, msg.options);
           const named: NamedTensors = out instanceof tf.Tensor ? { [SINGLE_OUTPUT]: out } : out;

@@ -84,23 +84,33 @@ export class LocalEngine {
 
   /**
    * Value and gradients of the scalar returned by `fn` (or its `loss` output) with respect to the named weights
-   * (default: every float32 weight).
+   * (default: every float32 weight). When `fn` returns a record, its other **scalar** outputs come back as `aux`
+   * (e.g. the parts of a loss), owned by the caller.
    */
-  valueAndGrads(name: string, inputs: NamedTensors, options: unknown, weightNames?: string[]): { value: tf.Scalar; grads: NamedTensors } {
+  valueAndGrads(name: string, inputs: NamedTensors, options: unknown, weightNames?: string[]): { value: tf.Scalar; grads: NamedTensors; aux: NamedTensors } {
     const f = this.fn(name);
     const names = weightNames ?? Object.keys(this.weights).filter((n) => this.weights[n].dtype === 'float32');
     for (const n of names) if (!this.weights[n]) throw new InvalidArgumentError(`valueAndGrads: no weight named "${n}"`);
-    const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => {
-      const weights: NamedTensors = { ...this.weights };
-      names.forEach((n, i) => (weights[n] = ws[i]));
-      const out = f(this.ctx(weights), inputs, options);
-      const loss = out instanceof tf.Tensor ? out : out.loss;
-      if (!loss || loss.rank !== 0) throw new InvalidArgumentError(`valueAndGrads: "${name}" must return a scalar loss (or a record with a scalar "loss")`);
-      return loss as tf.Scalar;
-    })(names.map((n) => this.weights[n]));
-    const named: NamedTensors = {};
-    names.forEach((n, i) => (named[n] = grads[i]));
-    return { value: value as tf.Scalar, grads: named };
+    const aux: NamedTensors = {};
+    try {
+      const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => {
+        const weights: NamedTensors = { ...this.weights };
+        names.forEach((n, i) => (weights[n] = ws[i]));
+        const out = f(this.ctx(weights), inputs, options);
+        const loss = out instanceof tf.Tensor ? out : out.loss;
+        if (!loss || loss.rank !== 0) throw new InvalidArgumentError(`valueAndGrads: "${name}" must return a scalar loss (or a record with a scalar "loss")`);
+        if (!(out instanceof tf.Tensor)) {
+          for (const [k, t] of Object.entries(out)) if (k !== 'loss' && t.rank === 0) aux[k] = tf.keep(t);
+        }
+        return loss as tf.Scalar;
+      })(names.map((n) => this.weights[n]));
+      const named: NamedTensors = {};
+      names.forEach((n, i) => (named[n] = grads[i]));
+      return { value: value as tf.Scalar, grads: named, aux };
+    } catch (e) {
+      tf.dispose(Object.values(aux));
+      throw e;
+    }
   }
 
   resetState(): void {

@@ -25,7 +25,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; backend: string }
-  | { type: 'done'; id: number; outputs?: WireTensors; value?: number; extra?: unknown }
+  | { type: 'done'; id: number; outputs?: WireTensors; value?: number; aux?: Record<string, number>; extra?: unknown }
   | { type: 'error'; id: number; message: string; stack?: string };
 
 /**

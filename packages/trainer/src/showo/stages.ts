@@ -161,6 +161,8 @@ export interface RunStageOptions {
   resume?: boolean;
   /** Override of `config.totalSteps` (e.g. a short smoke run). */
   totalSteps?: number;
+  /** Engines for the gradients (see `TrainOptions.workers`: 2 runs micro-batches pairwise on both cores). */
+  workers?: 1 | 2 | 'auto';
   signal?: AbortSignal;
 }
 
@@ -200,6 +202,7 @@ export function runStage(o: RunStageOptions): Observable<TrainEvent | ExportEven
       metricsLog: path.join(out, 'metrics.jsonl'),
       lossCurve: path.join(out, 'loss.png'),
       meta: { config: c as unknown as JsonValue },
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     }).pipe(
       concatMap(async (e): Promise<Array<TrainEvent | ExportEvent>> => {

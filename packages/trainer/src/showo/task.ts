@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AllowMaskLike } from '@showo/showo-core';
 import { crossEntropy, showoLosses, type ShowoLossCoefficients } from '../losses.js';
-import type { LossOutput, TrainableModel } from '../types.js';
+import { InvalidArgumentError } from '@showo/runtime';
+import type { EngineCall, EngineTrainable, LossOutput, TrainableModel } from '../types.js';
 import type { ShowoBatch } from './batch.js';
 
 /** What the Show-o task needs of a model (`ShowoModel` of `@showo/showo-core` fits). */
@@ -22,13 +23,61 @@ export interface ShowoTaskOptions {
   howtoTextWeight?: number;
 }
 
+/** The batch facts the Show-o losses need besides the tensors (plain data: it also travels to engine workers). */
+export interface ShowoLossLayout {
+  kind: ShowoBatch['kind'];
+  batchT2i: number;
+  batchLm: number;
+  batchMmu: number;
+  maxSeqLength: number;
+  coefficients?: Partial<ShowoLossCoefficients>;
+  howtoTextWeight?: number;
+}
+
+/**
+ * The Show-o training loss of one batch from its logits: the official losses, with parts named `t2i` (or `howto`
+ * for how-to batches), `lm`, `mmu`, and `howto_text` when next-token targets are given. Shared by
+ * {@link ShowoTask.lossFn} and the engine function that runs the same loss in a worker.
+ */
+export function showoBatchLoss(logits: tf.Tensor3D, labels: Int32Array, ntpTargets: Int32Array | undefined, layout: ShowoLossLayout): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  const l = showoLosses(logits, labels, {
+    batchT2i: layout.batchT2i,
+    batchLm: layout.batchLm,
+    batchMmu: layout.batchMmu,
+    maxSeqLength: layout.maxSeqLength,
+    ...(layout.coefficients ? { coefficients: layout.coefficients } : {}),
+  });
+  const parts: Record<string, tf.Scalar> = {};
+  if (layout.batchT2i > 0) parts[layout.kind === 'howto' ? 'howto' : 't2i'] = l.t2i;
+  if (layout.batchLm > 0) parts.lm = l.lm;
+  if (layout.batchMmu > 0) parts.mmu = l.mmu;
+  if (!ntpTargets) return { total: l.total, parts };
+  // Interleaved how-to rows also carry next-token targets on their step texts (free-mode generation).
+  const text = crossEntropy(logits, ntpTargets);
+  parts.howto_text = text;
+  return { total: tf.add(l.total, tf.mul(text, layout.howtoTextWeight ?? 1)) as tf.Scalar, parts };
+}
+
+/** Options of the Show-o engine function (`showoLoss` in the trainer's Show-o engine module). */
+export interface ShowoEngineOptions extends ShowoLossLayout {
+  /** The model config (`ShowoModel.config`): the worker rebuilds the model over its mirrored weights. */
+  config: unknown;
+}
+
+const ENGINE_MODULE = new URL(import.meta.url.endsWith('.ts') ? './engine.ts' : './engine.js', import.meta.url);
+
 /**
  * Show-o as a {@link TrainableModel}: one forward pass over a prepared {@link ShowoBatch} and the official losses
- * (`showoLosses`). Parts are reported as `t2i`, `lm`, `mmu` for mixed batches and `howto` for how-to batches
- * (plus `howto_text`, the next-token loss on step texts, when the batch has `ntpTargets`); parts without rows are
- * left out. Tokens per batch: B·L (every position is computed).
+ * ({@link showoBatchLoss}). Parts are reported as `t2i`, `lm`, `mmu` for mixed batches and `howto` for how-to
+ * batches (plus `howto_text`, the next-token loss on step texts, when the batch has `ntpTargets`); parts without
+ * rows are left out. Tokens per batch: B·L (every position is computed).
+ *
+ * When the model exposes its `config` (showo-core's `ShowoModel` does), the task is also an
+ * {@link EngineTrainable}: `train({ workers: 2 })` runs its micro-batches on both cores.
  */
-export class ShowoTask implements TrainableModel<ShowoBatch> {
+export class ShowoTask implements TrainableModel<ShowoBatch>, EngineTrainable<ShowoBatch> {
+  readonly engineModule: URL = ENGINE_MODULE;
+
   constructor(
     readonly model: ShowoForwardModel,
     readonly options: ShowoTaskOptions,
@@ -38,27 +87,36 @@ export class ShowoTask implements TrainableModel<ShowoBatch> {
     return Object.fromEntries(this.model.namedVariables());
   }
 
-  lossFn(batch: ShowoBatch): LossOutput {
-    const ids = tf.tensor2d(batch.inputIds, [batch.batch, batch.length], 'int32');
-    const logits = this.model.forward(ids, batch.allow);
-    const l = showoLosses(logits, batch.labels, {
+  private layout(batch: ShowoBatch): ShowoLossLayout {
+    return {
+      kind: batch.kind,
       batchT2i: batch.batchT2i,
       batchLm: batch.batchLm,
       batchMmu: batch.batchMmu,
       maxSeqLength: this.options.maxSeqLength,
       ...(this.options.coefficients ? { coefficients: this.options.coefficients } : {}),
-    });
-    const parts: Record<string, tf.Scalar> = {};
-    if (batch.batchT2i > 0) parts[batch.kind === 'howto' ? 'howto' : 't2i'] = l.t2i;
-    if (batch.batchLm > 0) parts.lm = l.lm;
-    if (batch.batchMmu > 0) parts.mmu = l.mmu;
-    if (batch.ntpTargets) {
-      // Interleaved how-to rows also carry next-token targets on their step texts (free-mode generation).
-      const text = crossEntropy(logits, batch.ntpTargets);
-      parts.howto_text = text;
-      const total = tf.add(l.total, tf.mul(text, this.options.howtoTextWeight ?? 1)) as tf.Scalar;
-      return { total, parts, tokens: batch.batch * batch.length };
-    }
-    return { total: l.total, parts, tokens: batch.batch * batch.length };
+      ...(this.options.howtoTextWeight !== undefined ? { howtoTextWeight: this.options.howtoTextWeight } : {}),
+    };
+  }
+
+  lossFn(batch: ShowoBatch): LossOutput {
+    const ids = tf.tensor2d(batch.inputIds, [batch.batch, batch.length], 'int32');
+    const logits = this.model.forward(ids, batch.allow);
+    const { total, parts } = showoBatchLoss(logits, batch.labels, batch.ntpTargets, this.layout(batch));
+    return { total, parts, tokens: batch.batch * batch.length };
+  }
+
+  engineCall(batch: ShowoBatch): EngineCall {
+    const config = (this.model as { config?: unknown }).config;
+    if (!config) throw new InvalidArgumentError('ShowoTask: training on two engines needs a model that exposes its config (showo-core ShowoModel)');
+    const shape: [number, number] = [batch.batch, batch.length];
+    const inputs: Record<string, tf.Tensor> = {
+      ids: tf.tensor2d(batch.inputIds, shape, 'int32'),
+      labels: tf.tensor2d(batch.labels, shape, 'int32'),
+      allow: tf.tensor3d(batch.allow.data, [batch.allow.batch, batch.allow.queries, batch.allow.keys], 'bool'),
+    };
+    if (batch.ntpTargets) inputs.ntp = tf.tensor2d(batch.ntpTargets, shape, 'int32');
+    const options: ShowoEngineOptions = { ...this.layout(batch), config };
+    return { fn: 'showoLoss', inputs, options, tokens: batch.batch * batch.length };
   }
 }
