@@ -695,3 +695,46 @@ export function sampleStream(
   }
   return run();
 }
+
+/** A question about a given scene with its definite answer. */
+export interface SceneQuestion {
+  question: string;
+  answer: string;
+  questionKind: QuestionKind;
+}
+
+/**
+ * Every question of the language with a definite answer about `scene`, in random order that alternates between
+ * question kinds (so the first few cover several kinds, not ten `exists … no`) — for packing several
+ * question–answer pairs about one image into a training row. Questions never name a held-out composition unless
+ * `allowHeldOut` (an `exists` question about one would put it into the training text).
+ */
+export function questionsAbout(scene: Scene, random: RandomSource, options: { allowHeldOut?: boolean } = {}): SceneQuestion[] {
+  const rng = toRng(random);
+  const pool = compositions(options.allowHeldOut);
+  const candidates: Question[] = [{ kind: 'describe' }];
+  for (const shape of SHAPES) candidates.push({ kind: 'color', shape }, { kind: 'count', shape });
+  for (const color of COLORS) candidates.push({ kind: 'shape', color });
+  for (const c of pool) candidates.push({ kind: 'exists', shape: c.shape, color: c.color }, { kind: 'where', shape: c.shape, color: c.color });
+  const byKind = new Map<QuestionKind, SceneQuestion[]>();
+  for (const q of candidates) {
+    const answer = answerQuestion(scene, q);
+    if (answer === undefined) continue;
+    const list = byKind.get(q.kind) ?? [];
+    list.push({ question: questionText(q), answer, questionKind: q.kind });
+    byKind.set(q.kind, list);
+  }
+  const groups = rng.shuffle([...byKind.values()].map((g) => rng.shuffle(g)));
+  const out: SceneQuestion[] = [];
+  for (let i = 0; out.length < candidates.length; i++) {
+    let any = false;
+    for (const g of groups) {
+      if (i < g.length) {
+        out.push(g[i]!);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return out;
+}

@@ -121,6 +121,8 @@ export {
   sampleStream,
   sampleT2i,
   sceneForExpect,
+  questionsAbout,
+  type SceneQuestion,
   scenesOf,
   textMentionsHeldOut,
   textsOf,

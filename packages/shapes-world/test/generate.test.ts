@@ -14,6 +14,8 @@ import {
   parseHowtoQuestion,
   parseQuestion,
   parseStepText,
+  questionsAbout,
+  randomScene,
   renderScene,
   sample,
   sampleBatch,
@@ -23,6 +25,7 @@ import {
   scenesOf,
   scoreHowtoStep,
   scoreT2I,
+  textMentionsHeldOut,
   textsOf,
   type HowtoSample,
   type MmuSample,
@@ -179,5 +182,20 @@ test('t2i samples have exactly the objects the caption asks for', () => {
   for (const s of sampleBatch('t2i', 300, 9) as T2iSample[]) {
     const n = s.expect.objects.reduce((a, o) => a + (o.count ?? 1), 0);
     assert.equal(s.scene.objects.length, n);
+  }
+});
+
+test('questionsAbout: every question has the answer answerQuestion gives, kinds alternate, held-out never named', async () => {
+  const rng = new Rng(77);
+  for (let i = 0; i < 50; i++) {
+    const scene = randomScene(rng);
+    const qs = questionsAbout(scene, rng);
+    assert.ok(qs.length >= 4, `only ${qs.length} questions`);
+    for (const q of qs) {
+      assert.equal(answerQuestion(scene, q.question), q.answer, q.question);
+      assert.ok(!textMentionsHeldOut(q.question), q.question);
+    }
+    const firstKinds = qs.slice(0, 3).map((q) => q.questionKind);
+    assert.equal(new Set(firstKinds).size, firstKinds.length, `first kinds repeat: ${firstKinds}`);
   }
 });

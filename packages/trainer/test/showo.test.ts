@@ -165,3 +165,32 @@ test('Show-o trains on Shapes World through the generic loop (wasm), resumably, 
   b.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('qaPerRow packs further question–answer pairs about the same image after the first, within the text budget', async () => {
+  const s = tinySetup();
+  const cache = new CodeCache(s.encoder);
+  const rows = async (qaPerRow: number) => {
+    const d = new ShapesWorldShowoData({ prompting: s.prompting, encoder: cache, seed: 3, batch: { mmu: 6 }, mmuMix: { qa: 1 }, qaPerRow });
+    const b = (await d.next()).value as ShowoBatch;
+    const eos = s.layout.eosId;
+    const texts: number[][] = [];
+    const start = s.prompting.numVqTokens + 3; // <|mmu|> <|soi|> image <|eoi|>
+    for (let r = 0; r < b.batch; r++) {
+      const t = Array.from(b.inputIds.subarray(r * b.length + start, (r + 1) * b.length)).filter((x) => x !== s.layout.padId);
+      texts.push(t.slice(1, -1)); // without BOS and the final EOS
+    }
+    return { texts, eos };
+  };
+  const one = await rows(1);
+  const three = await rows(3);
+  let pairs = 0;
+  three.texts.forEach((t, r) => {
+    assert.ok(t.length + 2 <= s.prompting.maxSeqLength);
+    const first = one.texts[r]!;
+    assert.deepEqual(t.slice(0, first.length), first, 'the first pair is the one-pair row');
+    const rest = t.slice(first.length);
+    if (rest.length) assert.equal(rest[0], one.eos, 'pairs are separated by EOS');
+    pairs += 1 + rest.filter((x) => x === one.eos).length;
+  });
+  assert.ok(pairs > three.texts.length, 'some rows carry more than one pair');
+});

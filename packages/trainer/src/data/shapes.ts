@@ -1,7 +1,8 @@
 import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
-import type { UniversalPrompting } from '@showo/prompting';
+import type { TextInput, UniversalPrompting } from '@showo/prompting';
 import {
   CANVAS_SIZE,
+  questionsAbout,
   renderScene,
   sampleClass,
   sampleHowto,
@@ -38,6 +39,13 @@ export interface ShapesWorldDataOptions {
    * its answer, `"<question> <answer>"`). Default `{ caption: 1 }`.
    */
   mmuMix?: Mix<'caption' | 'qa'>;
+  /**
+   * Question–answer pairs per `qa` row (default 1). With more, further questions about the same image follow the
+   * first, each pair ended by EOS (`q₁ a₁ EOS q₂ a₂ EOS …`), as many as fit the text budget (`max_seq_length`):
+   * several answers of supervision for one image's tokens. The first pair is exactly the one-pair row, so the
+   * inference prompt (`q₁` → answer, EOS) is unchanged.
+   */
+  qaPerRow?: number;
   /**
    * Interleave how-to batches: every `every`-th batch is one of `batch` how-to sequences. `text: true` also trains
    * next-token prediction on the step texts (and the end marker) with {@link buildInterleavedHowtoBatch}, which
@@ -83,6 +91,8 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
   readonly cache: CodeCache;
   private readonly sampleRng: SeededRandom;
   private readonly noiseRng: SeededRandom;
+  /** Draws of `qaPerRow` packing: separate, so that packing leaves the sampled scenes and texts unchanged. */
+  private readonly packRng: SeededRandom;
   private index = 0;
   private readonly gen: GeneratorOptions;
 
@@ -104,6 +114,7 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
     const seeds = new SeededRandom(o.seed);
     this.sampleRng = seeds.fork();
     this.noiseRng = seeds.fork();
+    this.packRng = seeds.fork();
     this.gen = { ...(o.generator ?? {}), allowHeldOut: false };
   }
 
@@ -129,6 +140,27 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
     return codes.map((c) => Array.from(c, (x) => x + offset));
   }
 
+  /** The text of a `qa` row: the sampled pair, then (with `qaPerRow` > 1) more pairs about the scene that fit. */
+  private packQuestions(scene: Scene, first: string, firstQuestion: string): TextInput {
+    const extra = (this.o.qaPerRow ?? 1) - 1;
+    const tokenizer = this.o.prompting.tokenizer;
+    if (extra <= 0 || !tokenizer) return first;
+    const eos = this.o.prompting.layout.eosId;
+    // BOS + text + EOS must fit max_seq_length (the mmu prompt's text budget).
+    const budget = this.o.prompting.maxSeqLength - 2;
+    const ids = tokenizer.encode(first);
+    let added = 0;
+    for (const q of questionsAbout(scene, this.packRng)) {
+      if (added >= extra) break;
+      if (q.question === firstQuestion) continue;
+      const more = tokenizer.encode(`${q.question} ${q.answer}`);
+      if (ids.length + 1 + more.length > budget) continue;
+      ids.push(eos, ...more);
+      added++;
+    }
+    return ids;
+  }
+
   private async mixedBatch(): Promise<ShowoBatch> {
     const rng = this.sampleRng;
     const b = this.o.batch;
@@ -150,7 +182,7 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
     for (let i = 0; i < (b.mmu ?? 0); i++) {
       if (pickFrom(rng, mmuMix) === 'qa') {
         const s = sampleMmu(rng, this.gen);
-        mmu.push({ scene: s.scene, text: `${s.question} ${s.answer}` });
+        mmu.push({ scene: s.scene, text: this.packQuestions(s.scene, `${s.question} ${s.answer}`, s.question) });
       } else {
         const s = sampleT2i(rng, this.gen);
         mmu.push({ scene: s.scene, text: s.caption });
@@ -182,16 +214,18 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
 
   getState(): JsonValue {
     const enc = (r: SeededRandom) => r.getState().map((v) => (Number.isNaN(v) ? null : v));
-    return { sample: enc(this.sampleRng), noise: enc(this.noiseRng), index: this.index };
+    return { sample: enc(this.sampleRng), noise: enc(this.noiseRng), pack: enc(this.packRng), index: this.index };
   }
 
   setState(state: JsonValue): void {
-    const s = state as { sample?: number[]; noise?: number[]; index?: number };
+    const s = state as { sample?: number[]; noise?: number[]; pack?: number[]; index?: number };
     if (!s || !Array.isArray(s.sample) || !Array.isArray(s.noise) || typeof s.index !== 'number') {
       throw new InvalidArgumentError('not a Shapes World stream state');
     }
     this.sampleRng.setState(s.sample);
     this.noiseRng.setState(s.noise);
+    // States saved before packing existed have no `pack`: the packing generator then starts fresh.
+    if (Array.isArray(s.pack)) this.packRng.setState(s.pack);
     this.index = s.index;
   }
 }

@@ -35,6 +35,8 @@ export interface StageConfig {
     batch: { t2i?: number; lm?: number; mmu?: number };
     t2iMix?: ShapesWorldDataOptions['t2iMix'];
     mmuMix?: ShapesWorldDataOptions['mmuMix'];
+    /** Question–answer pairs per `qa` row (see `ShapesWorldDataOptions.qaPerRow`). */
+    qaPerRow?: number;
     /** `text: true` adds next-token prediction on the step texts (see `ShapesWorldDataOptions.howto`). */
     howto?: { batch: number; every: number; text?: boolean } | null;
     condDropoutProb?: number;
@@ -80,6 +82,7 @@ export function parseStageConfig(json: unknown, source = 'stage config'): StageC
     need((b.t2i ?? 0) + (b.lm ?? 0) + (b.mmu ?? 0) > 0 || !!c.data.howto, 'data.batch needs at least one row');
     const h = c.data.howto;
     need(h === undefined || h === null || (isObj(h) && posInt(h.batch) && posInt(h.every)), 'data.howto must be null or { batch, every } with positive integers');
+    need(c.data.qaPerRow === undefined || posInt(c.data.qaPerRow), 'data.qaPerRow must be a positive integer');
     const p = c.data.condDropoutProb;
     need(p === undefined || (typeof p === 'number' && p >= 0 && p <= 1), 'data.condDropoutProb must lie in [0, 1]');
     if ((c.data.generator as { allowHeldOut?: unknown } | undefined)?.allowHeldOut) problems.push('data.generator.allowHeldOut is not allowed in training');
@@ -137,6 +140,7 @@ export function stageData(c: StageConfig, prompting: UniversalPrompting, encoder
     batch: c.data.batch,
     ...(c.data.t2iMix ? { t2iMix: c.data.t2iMix } : {}),
     ...(c.data.mmuMix ? { mmuMix: c.data.mmuMix } : {}),
+    ...(c.data.qaPerRow ? { qaPerRow: c.data.qaPerRow } : {}),
     ...(c.data.howto ? { howto: c.data.howto } : {}),
     ...(c.data.generator ? { generator: c.data.generator } : {}),
     corruption: {
