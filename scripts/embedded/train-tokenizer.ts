@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
-//        [--ch 16] [--init WEIGHTS.safetensors]
+//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N]
 //
 // --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
 // tokenizer with a larger batch; the config then comes from that file.
@@ -32,6 +32,9 @@ const EVAL_N = Number(arg('eval-n', '128'));
 const CKPT_EVERY = Number(arg('ckpt-every', '20'));
 const CH = Number(arg('ch', '16'));
 const EDGE = Number(arg('edge-weight', '5'));
+/** 2: micro-batches pairwise on both cores (a DualEngine worker); use with --accum 2 (and half the --batch). */
+const WORKERS = Number(arg('workers', '1')) as 1 | 2;
+const ACCUM = Number(arg('accum', '1'));
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
@@ -60,6 +63,8 @@ async function main(): Promise<void> {
     disposeOptimizer: true,
     schedule: { kind: 'cosine', lr: LR, minLr: MIN_LR, warmupSteps: 10, totalSteps: STEPS },
     totalSteps: STEPS,
+    gradAccumSteps: ACCUM,
+    workers: WORKERS,
     clipGradNorm: 1.0,
     checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),

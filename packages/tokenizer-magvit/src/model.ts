@@ -123,6 +123,8 @@ export class MagvitTokenizer {
   private readonly shortcut = new Set<string>();
   private readonly normCfg: NormCfg;
   private disposed = false;
+  /** True for {@link MagvitTokenizer.borrow} views (the tensors belong to someone else). */
+  private borrowed = false;
 
   private constructor(config: MagvitConfig, vars: Map<string, tf.Variable>, specs: ParamSpec[]) {
     this.config = config;
@@ -191,6 +193,31 @@ export class MagvitTokenizer {
     return new MagvitTokenizer(cloneMagvitConfig(config), vars, specs);
   }
 
+  /**
+   * A tokenizer over tensors someone else owns (tfjs layouts, official names — what {@link namedVariables}
+   * holds), e.g. the mirrored weights of a `DualEngine` worker or the tensors a gradient tape hands to a loss.
+   * Nothing is copied; {@link dispose} frees nothing. Names and shapes are checked as in {@link fromTensors}.
+   */
+  static borrow(config: MagvitConfig, weights: Readonly<Record<string, tf.Tensor>> | ReadonlyMap<string, tf.Tensor>): MagvitTokenizer {
+    validateMagvitConfig(config);
+    const specs = parameterSpecs(config);
+    const get = (name: string): tf.Tensor | undefined => (weights instanceof Map ? weights.get(name) : (weights as Record<string, tf.Tensor>)[name]);
+    const problems: string[] = [];
+    const vars = new Map<string, tf.Variable>();
+    for (const s of specs) {
+      const t = get(s.name);
+      const want = tfShape(s);
+      if (!t) problems.push(`missing ${s.name}`);
+      else if (t.shape.join(',') !== want.join(',')) problems.push(`${s.name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+      // Forward passes only read parameters as tensors, so a plain tensor serves where a variable is declared.
+      else vars.set(s.name, t as tf.Variable);
+    }
+    if (problems.length) throw new MagvitWeightsError('<borrowed tensors>', `weights do not fit the config (${problems.length} problems): ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`);
+    const model = new MagvitTokenizer(cloneMagvitConfig(config), vars, specs);
+    model.borrowed = true;
+    return model;
+  }
+
   /** 2^D. */
   get codebookSize(): number {
     return 2 ** this.config.codebookDim;
@@ -227,7 +254,7 @@ export class MagvitTokenizer {
 
   dispose(): void {
     if (this.disposed) return;
-    for (const v of this.vars.values()) v.dispose();
+    if (!this.borrowed) for (const v of this.vars.values()) v.dispose();
     this.disposed = true;
   }
 

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, CodeCache, ShapesWorldShowoData, ShowoTask, train, type StepEvent, type TrainEvent } from '@showo/trainer';
+import { AdamW, CodeCache, ShapesWorldImageData, ShapesWorldShowoData, ShowoTask, magvitTask, train, type StepEvent, type TrainEvent } from '@showo/trainer';
+import { MagvitTokenizer, createMagvitConfig } from '@showo/tokenizer-magvit';
 import { InvalidArgumentError } from '@showo/runtime';
 import { useWasm, ToyData, ToyModel } from './helpers.js';
 import { tinySetup } from './showo-helpers.js';
@@ -73,4 +74,34 @@ test('workers: 2 with a model that cannot run in a worker is a typed error', asy
     (e: unknown) => e instanceof InvalidArgumentError && /EngineTrainable/.test((e as Error).message),
   );
   model.dispose?.();
+});
+
+test('workers: 2 trains the MAGVIT tokenizer like gradient accumulation on one engine', async () => {
+  await useWasm();
+  const config = createMagvitConfig({ ch: 8, chMult: [1, 2], numResBlocks: [0, 1], decoderNumResBlocks: [0, 1], resolution: 64, codebookDim: 4, normGroups: 4 });
+  const runWith = async (workers: 1 | 2) => {
+    const tok = MagvitTokenizer.create(config, { seed: 4 });
+    const events = await collect(
+      train({
+        model: magvitTask(tok, { edgeWeight: 5 }),
+        data: new ShapesWorldImageData({ seed: 2, batch: 2 }),
+        schedule: { kind: 'constant', lr: 1e-3 },
+        totalSteps: 2,
+        gradAccumSteps: 2,
+        workers,
+      }),
+    );
+    const w = [...tok.namedVariables().values()].map((v) => v.dataSync().slice());
+    tok.dispose();
+    return { steps: events.filter((e): e is StepEvent => e.type === 'step'), w };
+  };
+  const one = await runWith(1);
+  const two = await runWith(2);
+  one.steps.forEach((a, i) => {
+    assert.ok(Math.abs(a.loss - two.steps[i]!.loss) < 1e-4, `loss ${a.loss} vs ${two.steps[i]!.loss}`);
+    assert.ok(Math.abs(a.parts.recon! - two.steps[i]!.parts.recon!) < 1e-4);
+  });
+  let worst = 0;
+  one.w.forEach((a, k) => a.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - two.w[k]![i]!)))));
+  assert.ok(worst < 1e-4, `weights differ by ${worst}`);
 });

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
 import { CANVAS_SIZE, randomScene, renderScene, sampleHowto, type RandomSceneOptions, type Scene } from '@showo/shapes-world';
 import { magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
-import type { JsonValue, LossOutput, Stateful, TrainableModel } from '../types.js';
+import type { EngineCall, EngineTrainable, JsonValue, LossOutput, Stateful, TrainableModel } from '../types.js';
+import type { MagvitEngineOptions } from './magvit-engine.js';
+
+const MAGVIT_ENGINE_MODULE = new URL(import.meta.url.endsWith('.ts') ? './magvit-engine.ts' : './magvit-engine.js', import.meta.url);
 
 /** A batch of images for tokenizer training: NHWC float32 in [−1, 1] on the host. */
 export interface ImageBatch {
@@ -64,14 +67,30 @@ export class ShapesWorldImageData implements Iterator<ImageBatch>, Iterable<Imag
   }
 }
 
-/** The MAGVIT tokenizer as a {@link TrainableModel} of image batches (its loss is `magvitLoss`). */
-export function magvitTask(tokenizer: MagvitTokenizer, lossOptions: MagvitLossOptions = {}): TrainableModel<ImageBatch> {
-  return {
+/**
+ * The MAGVIT tokenizer as a {@link TrainableModel} of image batches (its loss is `magvitLoss`); also an
+ * {@link EngineTrainable} (train with `workers: 2` on both cores) unless the loss options hold functions or tensors.
+ */
+export function magvitTask(tokenizer: MagvitTokenizer, lossOptions: MagvitLossOptions = {}): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> {
+  const task: TrainableModel<ImageBatch> = {
     trainableVariables: () => Object.fromEntries(tokenizer.namedVariables()),
     lossFn(b: ImageBatch): LossOutput {
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
       const l = magvitLoss(tokenizer, images, lossOptions);
       return { total: l.total, parts: { recon: l.recon, entropy: l.entropy, commit: l.commit }, tokens: b.batch * b.size * b.size };
     },
+  };
+  // Functions (a custom extra loss) and per-call target tensors cannot travel to a worker: such tasks train on one engine.
+  if (lossOptions.extraLoss || lossOptions.targets) return task;
+  const { extraLoss: _e, targets: _t, ...plain } = lossOptions;
+  return {
+    ...task,
+    engineModule: MAGVIT_ENGINE_MODULE,
+    engineCall: (b: ImageBatch): EngineCall => ({
+      fn: 'magvitTrainLoss',
+      inputs: { images: tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]) },
+      options: { config: tokenizer.config, loss: plain } satisfies MagvitEngineOptions,
+      tokens: b.batch * b.size * b.size,
+    }),
   };
 }
