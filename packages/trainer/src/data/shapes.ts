@@ -178,7 +178,7 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
     }
     const lm: string[] = [];
     for (let i = 0; i < (b.lm ?? 0); i++) lm.push(sampleLm(rng, this.gen).text);
-    const mmu: Array<{ scene: Scene; text: string }> = [];
+    const mmu: Array<{ scene: Scene; text: TextInput }> = [];
     for (let i = 0; i < (b.mmu ?? 0); i++) {
       if (pickFrom(rng, mmuMix) === 'qa') {
         const s = sampleMmu(rng, this.gen);
