@@ -22,18 +22,37 @@ export interface ImageSessionInput {
   numImageTokens: number;
   /** Mask of the whole sequence [rows, L, L], L = prefixLength + N + 2. */
   allow: AllowMask;
+  /**
+   * True when the rows are B conditional rows followed by their B unconditional twins (classifier-free guidance,
+   * rows = 2B): a session may then run the two halves apart (e.g. on two engines, {@link DualCfgModel}).
+   */
+  guided?: boolean;
+  /**
+   * The vocabulary columns the caller reads: the codebook, ids `offset … offset+size−1`. A session may return
+   * only these columns (see {@link ImageLogitsSession.firstColumn}).
+   */
+  codebook?: { offset: number; size: number };
 }
 
 /**
- * Logits of the image positions for the current image block. The pipeline calls {@link imageLogits} inside
- * `tf.tidy`: it must not create tensors that outlive the call other than the one it returns (build caches in the
- * session's constructor, as the prefix-cache session does).
+ * Logits of the image positions for the current image block. {@link imageLogits} must not leave tensors behind
+ * other than the one it returns (wrap its work in `tf.tidy`; keep caches in the session and free them in
+ * {@link dispose}). It may answer asynchronously (e.g. when part of the work runs in a worker thread): the
+ * pipeline awaits it before the next step, and disposes the session only between calls.
  */
 export interface ImageLogitsSession {
   /** Whether a prefix cache is used. */
   readonly cached: boolean;
-  /** `block` [rows, N+2] (`<|soi|>`, image ids, `<|eoi|>`) → logits [rows, N, V] at the N image positions. */
-  imageLogits(block: Int32Array): tf.Tensor3D;
+  /**
+   * Vocabulary id of column 0 of the logits {@link imageLogits} returns: 0 (the default) when they span the whole
+   * vocabulary, `input.codebook.offset` when the session returns the codebook columns only.
+   */
+  readonly firstColumn?: number;
+  /**
+   * `block` [rows, N+2] (`<|soi|>`, image ids, `<|eoi|>`) → logits [rows, N, V] at the N image positions (or
+   * [rows, N, K]: see {@link firstColumn}), owned by the caller.
+   */
+  imageLogits(block: Int32Array): tf.Tensor3D | Promise<tf.Tensor3D>;
   dispose(): void;
 }
 

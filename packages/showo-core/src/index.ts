@@ -7,6 +7,9 @@
  * - {@link ShowoConfig}: the official config fields; {@link parseShowoConfig} reads the official and fixture
  *   layouts; {@link tokenLayoutFor} gives the `TokenLayout` of `@showo/prompting` for a config.
  * - The decoder layer ({@link decoderLayer}) is one readable file, `block.ts`.
+ * - {@link createShowoEngine} / {@link SHOWO_ENGINE_MODULE}: a `DualEngine` (main thread + worker) over a model's
+ *   weights, running the engine module `engine.ts` ({@link showoEngine}: prefix cache and image logits per
+ *   classifier-free-guidance branch).
  * - {@link SHOWO_CORE_TYPES} / {@link showoCoreModule}: dependency-injection identifiers and default bindings.
  */
 export * from './errors.js';
@@ -39,4 +42,7 @@ export {
   type LogitsSelection,
   type NormalSource,
 } from './model.js';
+export { SHOWO_ENGINE_MODULE, createShowoEngine, type ShowoDualEngineOptions } from './dual.js';
+export * as showoEngine from './engine.js';
+export type { ShowoEngineCallOptions, ShowoImageLogitsOptions } from './engine.js';
 export { SHOWO_CORE_TYPES, showoCoreModule, defaultModelLoader, type ShowoModelLoader } from './di.js';

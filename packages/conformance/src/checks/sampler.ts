@@ -256,7 +256,7 @@ async function modelLoopCheck(
         const blocks = imageBlocks(deps, state, window.input.rows);
         const idsProblem = diff(rowsOfWindow(window, blocks, n).flat(), intMatrix(ref.model_input_ids, 'model_input_ids').flat());
         if (idsProblem) return { name, ok: false, detail: `step ${s}: model_input_ids ${idsProblem}` };
-        const probs = imageProbabilities(deps, session, window, state, run.g);
+        const probs = await imageProbabilities(deps, session, window, state, run.g);
         worst = Math.max(worst, maxAbsDiff(probs, recorded.get(`g${run.g.toFixed(1)}.step${s}.probs`)));
         last = sched.step(probs, state, uniforms);
         const problem = compareStep(last, ref, l, n, off, maskId);

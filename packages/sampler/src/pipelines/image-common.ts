@@ -8,7 +8,7 @@ import { InvalidArgumentError, SeededRandom, type UniformSource } from '@showo/r
 import { createAttentionMaskPredictNext, type AllowMask } from '@showo/omni-attention';
 import type { TextInput, UniversalPrompting } from '@showo/prompting';
 import { MASKED, MASKGIT_DEFAULTS } from '../constants.js';
-import { ImageSizeMismatchError, InvalidSamplingOptionError, PromptBudgetError } from '../errors.js';
+import { ImageSizeMismatchError, InvalidSamplingOptionError, ModelOutputError, PromptBudgetError } from '../errors.js';
 import { MaskGitScheduler, type MaskGitState, type MaskGitStepOutput } from '../maskgit.js';
 import type { MaskScheduleSpec } from '../schedules.js';
 import { openImageSession, type CacheMode, type ImageLogitsSession, type ImageModel, type ImageSessionInput } from '../sessions.js';
@@ -207,7 +207,8 @@ export function buildWindow(deps: Pick<ImagePipelineDeps, 'prompting'>, texts: n
   const prefixLength = len - n - 2;
   const prefixIds = new Int32Array(rows.length * prefixLength);
   rows.forEach((r, i) => prefixIds.set(r.slice(0, prefixLength), i * prefixLength));
-  return { batch: b, input: { prefixIds, rows: rows.length, prefixLength, numImageTokens: n, allow } };
+  const codebook = { offset: L.imageOffset, size: L.codebookSize };
+  return { batch: b, input: { prefixIds, rows: rows.length, prefixLength, numImageTokens: n, allow, guided: guidance > 0, codebook } };
 }
 
 /** The image blocks `<|soi|> ids <|eoi|>` of every model row (uncond rows repeat the cond rows' tokens). */
@@ -234,22 +235,39 @@ export function imageBlocks(deps: Pick<ImagePipelineDeps, 'prompting'>, state: M
  * Codebook probabilities [B·N, K] for the current state: image-position logits, classifier-free guidance
  * `(1+w)·cond − w·uncond`, the codebook columns only, softmax (no temperature: the official code applies none).
  */
-export function imageProbabilities(deps: Pick<ImagePipelineDeps, 'prompting'>, session: ImageLogitsSession, window: MaskGitWindow, state: MaskGitState, guidance: number): Float32Array {
+export async function imageProbabilities(
+  deps: Pick<ImagePipelineDeps, 'prompting'>,
+  session: ImageLogitsSession,
+  window: MaskGitWindow,
+  state: MaskGitState,
+  guidance: number,
+): Promise<Float32Array> {
   const L = deps.prompting.layout;
   const k = L.codebookSize;
   const n = state.numTokens;
   const b = window.batch;
-  const probs = tf.tidy(() => {
-    const logits = session.imageLogits(imageBlocks(deps, state, window.input.rows));
-    const rows = logits.shape[0];
-    let img: tf.Tensor3D = tf.slice(logits, [0, 0, L.imageOffset], [rows, n, k]);
-    if (guidance > 0) {
-      const cond = tf.slice(img, [0, 0, 0], [b, n, k]);
-      const uncond = tf.slice(img, [b, 0, 0], [b, n, k]);
-      img = tf.sub(tf.mul(cond, 1 + guidance), tf.mul(uncond, guidance));
+  const logits = await session.imageLogits(imageBlocks(deps, state, window.input.rows));
+  let probs: tf.Tensor;
+  try {
+    const column = L.imageOffset - (session.firstColumn ?? 0);
+    const [rows, positions, columns] = logits.shape;
+    if (column < 0 || column + k > columns || positions !== n || rows !== window.input.rows) {
+      throw new ModelOutputError(
+        `image logits are [${logits.shape.join(', ')}] starting at vocabulary id ${session.firstColumn ?? 0}; expected [${window.input.rows}, ${n}, ·] covering the codebook ids ${L.imageOffset} … ${L.imageOffset + k - 1}`,
+      );
     }
-    return tf.softmax(img);
-  });
+    probs = tf.tidy(() => {
+      let img: tf.Tensor3D = column === 0 && columns === k ? logits : tf.slice(logits, [0, 0, column], [rows, n, k]);
+      if (guidance > 0) {
+        const cond = tf.slice(img, [0, 0, 0], [b, n, k]);
+        const uncond = tf.slice(img, [b, 0, 0], [b, n, k]);
+        img = tf.sub(tf.mul(cond, 1 + guidance), tf.mul(uncond, guidance));
+      }
+      return tf.softmax(img);
+    });
+  } finally {
+    logits.dispose();
+  }
   try {
     return probs.dataSync() as Float32Array;
   } finally {
@@ -263,6 +281,9 @@ export function disposeOnce(session: ImageLogitsSession): ImageLogitsSession & {
   return {
     get cached() {
       return session.cached;
+    },
+    get firstColumn() {
+      return session.firstColumn;
     },
     imageLogits: (block) => session.imageLogits(block),
     dispose: () => {
@@ -291,7 +312,7 @@ export async function runMaskGitPass(
     let state = initial;
     let out: MaskGitStepOutput | undefined;
     for (let s = 0; s < settings.scheduler.steps; s++) {
-      const probs = imageProbabilities(deps, session, window, state, settings.guidance);
+      const probs = await imageProbabilities(deps, session, window, state, settings.guidance);
       out = settings.scheduler.step(probs, state, settings.uniforms);
       state = out.state;
       await onStep(out);
