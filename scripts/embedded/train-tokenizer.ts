@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
-//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N]
+//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ]
 //
 // --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
 // tokenizer with a larger batch; the config then comes from that file.
@@ -32,6 +32,7 @@ const EVAL_N = Number(arg('eval-n', '128'));
 const CKPT_EVERY = Number(arg('ckpt-every', '20'));
 const CH = Number(arg('ch', '16'));
 const EDGE = Number(arg('edge-weight', '5'));
+const FOCAL = Number(arg('focal', '0'));
 /** 2: micro-batches pairwise on both cores (a DualEngine worker); use with --accum 2 (and half the --batch). */
 const WORKERS = Number(arg('workers', '1')) as 1 | 2;
 const ACCUM = Number(arg('accum', '1'));
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(DIR, { recursive: true });
   const INIT = arg('init', '');
   const model = INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
-  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, INIT })}`);
+  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, INIT, WORKERS, ACCUM })}`);
   const data = new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
   const evalRng = new SeededRandom(SEED + 7777);
   const evalScenes = Array.from({ length: EVAL_N }, () => randomScene(evalRng, { allowHeldOut: true }));
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => ac.abort());
   let lastLog = 0;
   const run = train({
-    model: magvitTask(model, { edgeWeight: EDGE }),
+    model: magvitTask(model, { edgeWeight: EDGE, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }),
     data,
     optimizer,
     disposeOptimizer: true,

@@ -11,5 +11,6 @@ export * from './lfq.js';
 export * from './model.js';
 export * from './weights.js';
 export * from './image-io.js';
+export * from './despeckle.js';
 export * from './loss.js';
 export * from './di.js';

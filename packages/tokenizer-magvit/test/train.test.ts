@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@showo/runtime';
-import { createMagvitConfig, MagvitTokenizer, magvitLoss, magvitLossAndGrads, nearestPaletteClass, type MagvitLossOptions } from '@showo/tokenizer-magvit';
+import { createMagvitConfig, lfqForward, MagvitTokenizer, magvitLoss, magvitLossAndGrads, nearestPaletteClass, type MagvitLossOptions } from '@showo/tokenizer-magvit';
 
 before(async () => {
   await initBackend('wasm');
@@ -70,6 +70,29 @@ describe('training (wasm)', () => {
     const after = tf.tidy(() => magvitLoss(model, images, { edgeWeight: 5, targets }).total.dataSync()[0]);
     assert.ok(after < totals[0], `loss ${totals.map((t) => t.toFixed(3)).join(' → ')} → ${after.toFixed(3)}`);
     tf.dispose([cells, images, targets, want]);
+    model.dispose();
+  });
+
+  it('palette head: focalGamma scales each pixel by (1 − p)^γ of its true colour', () => {
+    const palette: [number, number, number][] = [
+      [255, 255, 255],
+      [0, 0, 0],
+      [220, 40, 40],
+    ];
+    const model = MagvitTokenizer.create(createMagvitConfig({ ch: 32, chMult: [1, 1], numResBlocks: 1, resolution: 16, codebookDim: 4, palette }), { seed: 3 });
+    const images = tf.tidy(() => tf.gather(tf.tensor2d(palette.flat().map((v) => v / 127.5 - 1), [3, 3]), tf.randomUniform([2, 16, 16], 0, 3, 'int32', 9)) as unknown as tf.Tensor4D);
+    const targets = nearestPaletteClass(images, palette);
+    for (const gamma of [1, 2, 3]) {
+      const got = tf.tidy(() => magvitLoss(model, images, { targets, focalGamma: gamma }).recon.dataSync()[0]!);
+      const want = tf.tidy(() => {
+        const logp = tf.logSoftmax(model.forwardDecoder(lfqForward(model.forwardEncoder(images), model.config).zq as tf.Tensor4D), -1);
+        const p = tf.exp(tf.sum(tf.mul(logp, tf.oneHot(targets, 3)), -1));
+        return tf.mean(tf.mul(tf.neg(tf.log(p)), tf.pow(tf.sub(1, p), gamma))).dataSync()[0]!;
+      });
+      assert.ok(Math.abs(got - want) < 1e-5 * Math.max(1, want), `γ ${gamma}: ${got} vs ${want}`);
+    }
+    assert.throws(() => magvitLoss(model, images, { focalGamma: -1 }), /focalGamma/);
+    tf.dispose([images, targets]);
     model.dispose();
   });
 });
