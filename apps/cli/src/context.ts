@@ -89,6 +89,16 @@ export interface ModelFlags {
   model?: string;
   backend: BackendName;
   seed: number;
+  /** `--workers`: engines for guided image generation (unset: `SHOWO_WORKERS`, else 1). */
+  workers?: 1 | 2 | 'auto';
+}
+
+/** The `--workers` choices (`resolveWorkerCount` of `@showo/runtime` reads the same from `SHOWO_WORKERS`). */
+export const WORKER_CHOICES = ['1', '2', 'auto'] as const;
+
+/** The facade options of the model flags that were given besides the model folder. */
+export function modelRequest(flags: ModelFlags): { backend: BackendName; seed: number; workers?: 1 | 2 | 'auto' } {
+  return { backend: flags.backend, seed: flags.seed, ...(flags.workers !== undefined ? { workers: flags.workers } : {}) };
 }
 
 /** Options of the sampling flags. */
@@ -98,12 +108,20 @@ export interface SamplingFlags {
   temperature?: number;
 }
 
-/** `--model`, `--backend`, `--seed`: every command that loads a model. */
+/** `--model`, `--backend`, `--seed`, `--workers`: every command that loads a model. */
 export function modelOptions(cmd: Command): Command {
   return cmd
     .option('--model <dir>', 'model folder (default: $SHOWO_MODEL, else the embedded Shapes World model)')
     .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_CHOICES]).default('auto'))
-    .option('--seed <n>', 'random seed', (v) => parseIntStrict('--seed', v), 0);
+    .option('--seed <n>', 'random seed', (v) => parseIntStrict('--seed', v), 0)
+    .addOption(
+      new Option('--workers <n>', 'engines for image generation with guidance: 2 runs the unconditional half in a worker thread on a second core (same results; pays only when a core is free) (default: $SHOWO_WORKERS, else 1)')
+        .choices([...WORKER_CHOICES])
+        .argParser((v) => {
+          if (!(WORKER_CHOICES as readonly string[]).includes(v)) throw new CommanderArgumentError(`--workers expects 1, 2 or auto, got "${v}"`);
+          return v === 'auto' ? 'auto' : (Number(v) as 1 | 2);
+        }),
+    );
 }
 
 /** `--steps`, `--cfg`, `--temperature`: every command that samples (defaults come from the model folder). */

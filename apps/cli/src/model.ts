@@ -1,5 +1,5 @@
 import { createShowo, defaultModelDir, ModelBundleError, resolveModelBundle, MODEL_ENV, type ModelBundle, type Showo } from '@showo/showo';
-import type { CliContext, ModelFlags } from './context.js';
+import { modelRequest, type CliContext, type ModelFlags } from './context.js';
 
 /** Whether the model folder is the default (no `--model`), for a friendlier message when it is missing. */
 function isDefault(flags: Pick<ModelFlags, 'model'>): boolean {
@@ -28,7 +28,7 @@ export function resolveBundle(flags: Pick<ModelFlags, 'model'>): ModelBundle {
 
 /** Loads the model of the flags, reporting the backend choice on stderr (stdout stays for results). */
 export async function openShowo(ctx: CliContext, flags: ModelFlags, bundle?: ModelBundle): Promise<Showo> {
-  return createShowo({ model: bundle ?? resolveBundle(flags), backend: flags.backend, seed: flags.seed, log: (l) => ctx.err(l) });
+  return createShowo({ model: bundle ?? resolveBundle(flags), ...modelRequest(flags), log: (l) => ctx.err(l) });
 }
 
 /** Runs `body` with a loaded model and frees it afterwards, whatever happens. */

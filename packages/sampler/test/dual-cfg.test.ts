@@ -97,6 +97,17 @@ test('a one-worker engine (both halves on the main thread) and a lazily created 
   await local.dispose();
 });
 
+test('concurrent generations on one engine keep their own caches', async () => {
+  const dual = withDualEngine(t.inner, engine);
+  const a = await run(t.inner, { seed: 5 });
+  const b = await run(t.inner, { prompts: [[9, 9, 2]], seed: 6, steps: 5 });
+  const before = tf.memory().numTensors;
+  const [x, y] = await Promise.all([run(dual, { seed: 5 }), run(dual, { prompts: [[9, 9, 2]], seed: 6, steps: 5 })]);
+  assert.deepEqual(x.result.codes, a.result.codes);
+  assert.deepEqual(y.result.codes, b.result.codes);
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test('unsubscribing mid-generation and aborting free every tensor on both threads', async () => {
   const dual = withDualEngine(t.inner, engine);
   const before = tf.memory().numTensors;

@@ -5,20 +5,22 @@
  */
 import type { Container } from 'inversify';
 import { defer, from, fromEvent, switchMap, takeUntil, type Observable } from 'rxjs';
-import { InvalidArgumentError, initBackend, resolveWorkerCount, type BackendChoice, type BackendName, type UniformSource } from '@showo/runtime';
+import { InvalidArgumentError, initBackend, resolveWorkerCount, type BackendChoice, type BackendName, type DualEngine, type UniformSource } from '@showo/runtime';
+import { ShowoModel, createShowoEngine } from '@showo/showo-core';
 import type { UniversalPrompting } from '@showo/prompting';
 import { PROMPTING_TYPES } from '@showo/prompting';
 import {
   SAMPLER_TYPES,
+  ShowoPipelines,
   howto,
   positionBudget,
+  withDualEngine,
   type HowtoEvent,
   type HowtoResult,
   type ExtrapolationDirection,
   type MaskRule,
   type MaskScheduleSpec,
   type RgbImage,
-  type ShowoPipelines,
 } from '@showo/sampler';
 import { defaultModelDir, resolveModelBundle, type GenerationDefaults, type MaskGitDefaults, type ModelBundle } from './bundle.js';
 import { createShowoContainer, SHOWO_TYPES } from './di.js';
@@ -34,8 +36,13 @@ export interface CreateShowoOptions {
   /** Seed of the shared uniform source that requests without their own `seed` draw from (default 0). */
   seed?: number;
   /**
-   * Engines for work that splits in two (1, 2 or 'auto'; default `SHOWO_WORKERS`, else 1). Validated and recorded
-   * in {@link Showo.workers}; the pipelines run on the main engine until the sampler takes a dual engine.
+   * Engines for image generation with classifier-free guidance (1, 2 or 'auto'; default `SHOWO_WORKERS`, else 1).
+   * With 2, the unconditional rows of every guided MaskGIT step (t2i, inpaint, extrapolate, edit) run in a worker
+   * thread — a second wasm engine, on a second core — while the conditional rows run on the main thread; results
+   * are identical to 1. The worker starts on first use (1–4 s; it holds its own copy of the weights) and is kept until
+   * {@link Showo.dispose}. It pays only when a second core is free: on a loaded machine it can be slower. 'auto':
+   * 2 when the machine has at least two cores. Applies to showo-core's model on the wasm or cpu backend (tfjs-node
+   * already uses every core); how-to generation and answers stay on the main thread.
    */
   workers?: 1 | 2 | 'auto';
   /** Where to report the backend choice (default: nowhere). */
@@ -132,17 +139,58 @@ function lazy<E>(build: () => Promise<Observable<E>>, signal: AbortSignal | unde
 
 const asArray = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? (v as readonly T[]) : [v as T]);
 
+/** The pipelines of the image tasks on two engines, and the engine they start on first use. */
+export interface DualImagePipelines {
+  /** Pipelines whose model runs guided MaskGIT steps on two engines (`withDualEngine` of the sampler). */
+  readonly pipelines: ShowoPipelines;
+  /** The engine, once it was started (undefined before first use). */
+  started(): Promise<DualEngine> | undefined;
+  /** Stops the worker (if it was started). */
+  dispose(): Promise<void>;
+}
+
+/** Image pipelines whose guided steps run on two engines over `model`; the engine starts on first use. */
+export function dualImagePipelines(base: ShowoPipelines, model: ShowoModel): DualImagePipelines {
+  let engine: Promise<DualEngine> | undefined;
+  let disposed = false;
+  const start = (): Promise<DualEngine> => {
+    if (disposed) return Promise.reject(new InvalidArgumentError('this Showo instance was disposed'));
+    // A failed start is not kept: the next request tries again.
+    engine ??= createShowoEngine(model, { workers: 2 }).catch((e) => {
+      engine = undefined;
+      throw e;
+    });
+    return engine;
+  };
+  return {
+    pipelines: new ShowoPipelines({ ...base.deps, model: withDualEngine(model, start, { ...(base.deps.cache ? { cache: base.deps.cache } : {}) }) }),
+    started: () => engine,
+    async dispose() {
+      disposed = true;
+      const e = await engine?.catch(() => undefined);
+      engine = undefined;
+      await e?.dispose();
+    },
+  };
+}
+
 /** A loaded Show-o with one method per task. Create it with {@link createShowo}; free it with {@link dispose}. */
 export class Showo {
   private disposed = false;
+  private readonly imagePipelines: ShowoPipelines;
 
   constructor(
     readonly bundle: ModelBundle,
     readonly container: Container,
     readonly pipelines: ShowoPipelines,
     readonly backend: BackendChoice,
+    /** Engines the image tasks use (see {@link CreateShowoOptions.workers}): 2 only when they run on two. */
     readonly workers: 1 | 2,
-  ) {}
+    /** The image tasks on two engines (with `workers: 2`). */
+    readonly dual?: DualImagePipelines,
+  ) {
+    this.imagePipelines = dual?.pipelines ?? pipelines;
+  }
 
   /** Per-task defaults (the bundle's, unless `SHOWO_TYPES.GenerationDefaults` was rebound). */
   get defaults(): GenerationDefaults {
@@ -166,7 +214,7 @@ export class Showo {
   t2i(prompt: string | readonly string[], options: ImageOptions = {}): ImageStream {
     this.live();
     const request = { prompts: asArray(prompt), ...maskGitRequest(this.defaults.t2i, options) };
-    return new ImageStream(lazy(async () => this.pipelines.textToImage(request), options.signal), 'text-to-image');
+    return new ImageStream(lazy(async () => this.imagePipelines.textToImage(request), options.signal), 'text-to-image');
   }
 
   /** Inpainting: the region is regenerated under the prompt; everything else is kept exactly (token-wise). */
@@ -178,7 +226,7 @@ export class Showo {
         const original = await readImageSource(image);
         const mask = await resolveRegion(region, original.width, original.height, this.imageSize);
         const fitted = fitImage(original, this.imageSize);
-        return this.pipelines.inpaint({ prompts: [prompt], images: [{ image: fitted }], masks: [mask], ...(options.maskRule ? { maskRule: options.maskRule } : {}), ...base });
+        return this.imagePipelines.inpaint({ prompts: [prompt], images: [{ image: fitted }], masks: [mask], ...(options.maskRule ? { maskRule: options.maskRule } : {}), ...base });
       }, options.signal),
       'inpainting',
     );
@@ -193,7 +241,7 @@ export class Showo {
         if (!(Number.isFinite(options?.amount) && options.amount > 0)) throw new InvalidArgumentError(`extrapolation amount must be a positive number of pixels, got ${options?.amount}`);
         const amount = Math.ceil(options.amount / this.bundle.patchSize);
         const img = await loadModelImage(image, this.imageSize);
-        return this.pipelines.extrapolate({
+        return this.imagePipelines.extrapolate({
           prompts: [prompt],
           images: [{ image: img }],
           direction: options.direction,
@@ -214,7 +262,7 @@ export class Showo {
     return new ImageStream(
       lazy(async () => {
         const img = await loadModelImage(image, this.imageSize);
-        return this.pipelines.edit({ prompts: [prompt], images: [{ image: img }], strength: options.strength ?? 0.5, ...base });
+        return this.imagePipelines.edit({ prompts: [prompt], images: [{ image: img }], strength: options.strength ?? 0.5, ...base });
       }, options.signal),
       'editing',
     );
@@ -271,11 +319,15 @@ export class Showo {
     return new HowtoStream(lazy(async () => howto(this.pipelines.deps, request), options.signal), 'how-to generation');
   }
 
-  /** Frees the model and the image tokenizer (every tensor the instance holds). Idempotent. */
+  /** Frees the model and the image tokenizer (every tensor the instance holds) and stops the worker. Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.container.unbindAllAsync();
+    try {
+      await this.dual?.dispose(); // first: the engine borrows the model's weights
+    } finally {
+      await this.container.unbindAllAsync();
+    }
   }
 }
 
@@ -286,13 +338,26 @@ export class Showo {
  */
 export async function createShowo(options: CreateShowoOptions = {}): Promise<Showo> {
   const bundle = typeof options.model === 'object' ? options.model : resolveModelBundle(options.model ?? defaultModelDir());
-  const workers = resolveWorkerCount(options.workers);
+  let workers = resolveWorkerCount(options.workers);
   const backend = await initBackend(options.backend ?? 'auto', options.log ? { log: options.log } : {});
   const container = createShowoContainer(bundle, { seed: options.seed ?? 0, backend: options.backend ?? 'auto' });
   try {
     await options.configure?.(container);
     const pipelines = await container.getAsync<ShowoPipelines>(SAMPLER_TYPES.Pipelines);
-    return new Showo(bundle, container, pipelines, backend, workers);
+    let dual: DualImagePipelines | undefined;
+    if (workers === 2) {
+      const model = pipelines.deps.model;
+      if (!(model instanceof ShowoModel)) {
+        options.log?.('[showo] workers: 2 applies to showo-core\'s model; this container runs another one: using 1');
+        workers = 1;
+      } else if (backend.name === 'tensorflow') {
+        options.log?.('[showo] workers: 2 is for the wasm and cpu backends (tfjs-node already uses every core): using 1');
+        workers = 1;
+      } else {
+        dual = dualImagePipelines(pipelines, model);
+      }
+    }
+    return new Showo(bundle, container, pipelines, backend, workers, dual);
   } catch (e) {
     await container.unbindAllAsync().catch(() => undefined);
     throw e;

@@ -5,7 +5,7 @@ import { evaluateHowto, parseHowtoJsonl, type HowtoItem } from '@showo/shapes-wo
 import { SAMPLER_TYPES, type HowtoEvent, type HowtoResult, type PipelineOptions } from '@showo/sampler';
 import { createShowo, writePngFile, type HowtoStream, type ModelBundle, type Showo } from '@showo/showo';
 import type { HowtoFlags } from '../commands/howto.js';
-import { samplingRequest, type CliContext } from '../context.js';
+import { modelRequest, samplingRequest, type CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { howtoHtml, storyboard, upscale } from '../howto-page.js';
 import { readJsonlFile } from '../io.js';
@@ -59,8 +59,7 @@ async function withHowtoShowo<T>(ctx: CliContext, flags: HowtoFlags, needed: (bu
   if (maxPositions > declared) ctx.err(`note: how-to sequences up to ${maxPositions} positions (the model's config declares ${declared})`);
   const showo = await createShowo({
     model: bundle,
-    backend: flags.backend,
-    seed: flags.seed,
+    ...modelRequest(flags),
     log: (l) => ctx.err(l),
     configure: (c) => {
       c.rebind<PipelineOptions>(SAMPLER_TYPES.PipelineOptions).toConstantValue({ grid: bundle.grid, maxPositions });
