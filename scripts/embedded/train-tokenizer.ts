@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
-//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ]
+//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w]
 //
 // --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
 // tokenizer with a larger batch; the config then comes from that file.
@@ -33,6 +33,8 @@ const CKPT_EVERY = Number(arg('ckpt-every', '20'));
 const CH = Number(arg('ch', '16'));
 const EDGE = Number(arg('edge-weight', '5'));
 const FOCAL = Number(arg('focal', '0'));
+/** Weight of the reconstruction term (a focal loss is several times smaller than plain cross-entropy). */
+const RECON_W = Number(arg('recon-weight', '1'));
 /** 2: micro-batches pairwise on both cores (a DualEngine worker); use with --accum 2 (and half the --batch). */
 const WORKERS = Number(arg('workers', '1')) as 1 | 2;
 const ACCUM = Number(arg('accum', '1'));
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => ac.abort());
   let lastLog = 0;
   const run = train({
-    model: magvitTask(model, { edgeWeight: EDGE, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }),
+    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }),
     data,
     optimizer,
     disposeOptimizer: true,
