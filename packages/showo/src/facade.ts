@@ -39,10 +39,10 @@ export interface CreateShowoOptions {
    * Engines for image generation with classifier-free guidance (1, 2 or 'auto'; default `SHOWO_WORKERS`, else 1).
    * With 2, the unconditional rows of every guided MaskGIT step (t2i, inpaint, extrapolate, edit) run in a worker
    * thread — a second wasm engine, on a second core — while the conditional rows run on the main thread; results
-   * are identical to 1. The worker starts on first use (1–4 s; it holds its own copy of the weights) and is kept until
-   * {@link Showo.dispose}. It pays only when a second core is free: on a loaded machine it can be slower. 'auto':
-   * 2 when the machine has at least two cores. Applies to showo-core's model on the wasm or cpu backend (tfjs-node
-   * already uses every core); how-to generation and answers stay on the main thread.
+   * are identical to 1. The worker starts on first use (1–4 s; it holds its own copy of the weights) and is kept
+   * until {@link Showo.dispose}. It pays only when a second core is free: on a loaded machine it can be slower.
+   * 'auto': 2 when the machine has at least two cores. Applies to showo-core's model on the wasm or cpu backend
+   * (tfjs-node already uses every core); how-to generation and answers stay on the main thread.
    */
   workers?: 1 | 2 | 'auto';
   /** Where to report the backend choice (default: nowhere). */
