@@ -319,7 +319,15 @@ export class DualEngine {
    */
   async runPair(fn: string, inputs: [NamedTensors, NamedTensors], options?: unknown): Promise<[EngineOutput, EngineOutput]> {
     this.check();
-    if (!this.worker) return [this.local.call(fn, inputs[0], options), this.local.call(fn, inputs[1], options)];
+    if (!this.worker) {
+      const first = this.local.call(fn, inputs[0], options);
+      try {
+        return [first, this.local.call(fn, inputs[1], options)];
+      } catch (e) {
+        tf.dispose(first instanceof tf.Tensor ? first : Object.values(first));
+        throw e;
+      }
+    }
     // Post the worker's half first, then compute ours while it computes its own.
     const { wire, transfer } = toWireAll(inputs[1]);
     const remote = this.send({ type: 'call', id: this.id(), fn, inputs: wire, options }, transfer);
@@ -333,8 +341,14 @@ export class DualEngine {
       );
       throw e;
     }
-    const theirs = outputOf((await remote).outputs ?? {});
-    return [mine, theirs];
+    let msg: Extract<FromWorker, { type: 'done' }>;
+    try {
+      msg = await remote;
+    } catch (e) {
+      tf.dispose(mine instanceof tf.Tensor ? mine : Object.values(mine));
+      throw e;
+    }
+    return [mine, outputOf(msg.outputs ?? {})];
   }
 
   /**
