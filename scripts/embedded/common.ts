@@ -37,6 +37,8 @@ export function embeddedMagvitConfig(ch = 16): MagvitConfig {
     normGroups: 8,
     outputMode: 'palette',
     palette: WORLD_PALETTE,
+    // Decoded regions below 24 px are stray pixels (the SPEC's smallest shape covers ~70 px): clean them up.
+    paletteMinRegion: 24,
   });
 }
 

@@ -51,6 +51,8 @@ export interface CreateMagvitConfigOptions {
   normGroups?: number;
   outputMode?: OutputMode;
   palette?: PaletteColour[];
+  /** See {@link MagvitConfig.paletteMinRegion}. */
+  paletteMinRegion?: number;
   beta?: number;
   entropyMultiplier?: number;
   commitLossMultiplier?: number;
@@ -84,6 +86,7 @@ export function createMagvitConfig(o: CreateMagvitConfigOptions = {}): MagvitCon
     normEps: 1e-6,
     outputMode,
     palette: o.palette?.map((p) => [p[0], p[1], p[2]] as PaletteColour),
+    ...(o.paletteMinRegion ? { paletteMinRegion: o.paletteMinRegion } : {}),
   };
   validateMagvitConfig(config);
   return config;
@@ -162,6 +165,8 @@ export function validateMagvitConfig(c: MagvitConfig): void {
       }
     }
     if (c.decoder.outCh !== pal!.length) fail(`palette has ${pal!.length} colours but decoder.out_ch is ${c.decoder.outCh}`);
+    const m = c.paletteMinRegion;
+    if (m !== undefined && !(Number.isInteger(m) && m >= 0)) fail(`palette_min_region must be an integer ≥ 0, got ${JSON.stringify(m)}`);
   } else {
     fail(`output_mode must be 'rgb' or 'palette', got ${JSON.stringify(c.outputMode)}`);
   }
@@ -248,6 +253,7 @@ export function parseMagvitConfig(json: unknown): MagvitConfig {
     normEps: top.norm_eps === undefined ? d.normEps : num(top.norm_eps, 'norm_eps'),
     outputMode,
     palette,
+    ...(top.palette_min_region !== undefined ? { paletteMinRegion: num(top.palette_min_region, 'palette_min_region') } : {}),
   };
   validateMagvitConfig(config);
   return config;
@@ -289,6 +295,7 @@ export function magvitConfigToJson(c: MagvitConfig): Record<string, unknown> {
     output_mode: c.outputMode,
   };
   if (c.palette) out.palette = c.palette.map((p) => [p[0], p[1], p[2]]);
+  if (c.paletteMinRegion) out.palette_min_region = c.paletteMinRegion;
   return out;
 }
 

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2d, groupNorm, linear, multiHeadAttention, SeededRandom, silu, upsampleNearest2x } from '@showo/runtime';
 import { attentionLevels, cloneMagvitConfig, downsampleFactor, validateMagvitConfig } from './config.js';
 import { CodeRangeError, ImageShapeError, MagvitWeightsError } from './errors.js';
+import { despecklePalette } from './despeckle.js';
 import { codesToLatentData, latentToCodes, readCodes, type CodesInput } from './lfq.js';
 import { parameterSpecs, tfShape, type ParamSpec } from './params.js';
 import type { ForwardTap, MagvitConfig } from './types.js';
@@ -368,12 +369,32 @@ export class MagvitTokenizer {
     const D = this.config.codebookDim;
     const f = this.downsampleFactor;
     // Latents are built per chunk on the host, so a large batch never materialises at once.
-    return this.chunked(batch, this.imagesPerPass(h * f, w * f), (s, n) =>
+    const images = this.chunked(batch, this.imagesPerPass(h * f, w * f), (s, n) =>
       tf.tidy(() => {
         const latent = tf.tensor4d(codesToLatentData(data.subarray(s * length, (s + n) * length), D), [n, h, w, D]);
         return this.outputToImages(this.runDecoder(latent, true));
       }),
     );
+    const minRegion = this.config.outputMode === 'palette' ? (this.config.paletteMinRegion ?? 0) : 0;
+    return minRegion > 0 ? this.despeckle(images, minRegion) : images;
+  }
+
+  /** Applies `despecklePalette` to palette images in [−1, 1] (a host round trip; disposes `images`). */
+  private despeckle(images: tf.Tensor4D, minRegion: number): tf.Tensor4D {
+    const [b, h, w] = images.shape;
+    const x = images.dataSync();
+    images.dispose();
+    const pal = this.config.palette!;
+    const n = h * w * 3;
+    const out = new Float32Array(b * n);
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < b; i++) {
+      // Palette images hold exact palette colours: (v + 1)·127.5 rounds back to the byte.
+      for (let j = 0; j < n; j++) bytes[j] = Math.round((x[i * n + j]! + 1) * 127.5);
+      const clean = despecklePalette(bytes, w, h, pal, minRegion);
+      for (let j = 0; j < n; j++) out[i * n + j] = clean[j]! / 127.5 - 1;
+    }
+    return tf.tensor4d(out, [b, h, w, 3]);
   }
 
   /** Decoder output → images: identity for RGB, argmax palette colour for palette heads. */

@@ -40,6 +40,12 @@ export interface MagvitConfig {
   outputMode: OutputMode;
   /** Palette colours (outputMode 'palette'): decoder.outCh must equal its length. */
   palette?: PaletteColour[];
+  /**
+   * Palette mode: regions of one colour smaller than this many pixels are relabelled with their surroundings'
+   * colour when codes are decoded into images (`despecklePalette`); 0 or absent: off. Flat-colour worlds have no
+   * real region that small, and the decoder's stray pixels would otherwise count as objects.
+   */
+  paletteMinRegion?: number;
 }
 
 /** Called with the output of each named sub-module (official module names, NHWC) during a forward pass. */
