@@ -50,7 +50,7 @@ export interface ImageLogitsSession {
   readonly firstColumn?: number;
   /**
    * `block` [rows, N+2] (`<|soi|>`, image ids, `<|eoi|>`) → logits [rows, N, V] at the N image positions (or
-   * [rows, N, K]: see {@link firstColumn}), owned by the caller.
+   * [rows, N, K], see {@link firstColumn}), owned by the caller.
    */
   imageLogits(block: Int32Array): tf.Tensor3D | Promise<tf.Tensor3D>;
   dispose(): void;
