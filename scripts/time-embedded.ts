@@ -17,7 +17,7 @@ for (const workers of [1, 2] as const) {
       if (i > 0) t2i.push(performance.now() - t); // the first run warms up (and starts the worker)
       if (workers === 1) {
         t = performance.now();
-        await showo.answer(image.images[0]!, 'what color is the circle?').result();
+        await showo.answer(image.images![0]!, 'what color is the circle?').result();
         if (i > 0) ans.push(performance.now() - t);
       }
     }
