@@ -61,7 +61,10 @@ async function main(): Promise<void> {
         }
       }
       if (objectKey(c) === ka) okClean++;
-      else counts.clean.set(failureKind(a, c), (counts.clean.get(failureKind(a, c)) ?? 0) + 1);
+      else {
+        const kind = failureKind(a, c);
+        counts.clean.set(kind, (counts.clean.get(kind) ?? 0) + 1);
+      }
     });
   }
   log(`raw: agreement ${(okRaw / n).toFixed(3)}; failures ${JSON.stringify(Object.fromEntries(counts.raw))}`);

@@ -113,6 +113,22 @@ export interface ForwardOptions {
   tap?: ForwardTap;
 }
 
+/** Missing and mis-shaped parameters among the tensors `get` finds (tfjs layouts). */
+function fitProblems(specs: readonly ParamSpec[], get: (name: string) => tf.Tensor | undefined): string[] {
+  const problems: string[] = [];
+  for (const s of specs) {
+    const t = get(s.name);
+    const want = tfShape(s);
+    if (!t) problems.push(`missing ${s.name}`);
+    else if (t.shape.join(',') !== want.join(',')) problems.push(`${s.name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+  }
+  return problems;
+}
+
+function misfit(source: string, problems: readonly string[]): MagvitWeightsError {
+  return new MagvitWeightsError(source, `weights do not fit the config (${problems.length} problems): ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`);
+}
+
 /**
  * The tokenizer: parameters (tf.Variables, official names, tfjs layouts) plus the forward passes. Create with
  * {@link MagvitTokenizer.create} (random init) or `loadMagvit` (weights file); free with {@link dispose}.
@@ -170,18 +186,12 @@ export class MagvitTokenizer {
   static fromTensors(config: MagvitConfig, tensors: Map<string, tf.Tensor>, source = '<tensors>'): MagvitTokenizer {
     validateMagvitConfig(config);
     const specs = parameterSpecs(config);
-    const problems: string[] = [];
-    for (const s of specs) {
-      const t = tensors.get(s.name);
-      const want = tfShape(s);
-      if (!t) problems.push(`missing ${s.name}`);
-      else if (t.shape.join(',') !== want.join(',')) problems.push(`${s.name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
-    }
+    const problems = fitProblems(specs, (name) => tensors.get(name));
     const known = new Set(specs.map((s) => s.name));
     for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected ${name}`);
     if (problems.length) {
       for (const t of tensors.values()) t.dispose();
-      throw new MagvitWeightsError(source, `weights do not fit the config (${problems.length} problems): ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`);
+      throw misfit(source, problems);
     }
     const id = instanceCounter++;
     const vars = new Map<string, tf.Variable>();
@@ -203,17 +213,10 @@ export class MagvitTokenizer {
     validateMagvitConfig(config);
     const specs = parameterSpecs(config);
     const get = (name: string): tf.Tensor | undefined => (weights instanceof Map ? weights.get(name) : (weights as Record<string, tf.Tensor>)[name]);
-    const problems: string[] = [];
-    const vars = new Map<string, tf.Variable>();
-    for (const s of specs) {
-      const t = get(s.name);
-      const want = tfShape(s);
-      if (!t) problems.push(`missing ${s.name}`);
-      else if (t.shape.join(',') !== want.join(',')) problems.push(`${s.name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
-      // Forward passes only read parameters as tensors, so a plain tensor serves where a variable is declared.
-      else vars.set(s.name, t as tf.Variable);
-    }
-    if (problems.length) throw new MagvitWeightsError('<borrowed tensors>', `weights do not fit the config (${problems.length} problems): ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`);
+    const problems = fitProblems(specs, get);
+    if (problems.length) throw misfit('<borrowed tensors>', problems);
+    // Forward passes only read parameters as tensors, so a plain tensor serves where a variable is declared.
+    const vars = new Map<string, tf.Variable>(specs.map((s) => [s.name, get(s.name) as tf.Variable]));
     const model = new MagvitTokenizer(cloneMagvitConfig(config), vars, specs);
     model.borrowed = true;
     return model;
