@@ -2,11 +2,15 @@
 // lost object, shape changed, colour changed, moved across a third), with and without removing speckles (palette
 // regions smaller than --min-area pixels, relabelled with their surroundings' colour).
 //
+// Also reports how pure the codes are in colour: for every code, the colours of the pixels of the 4×4 patches it
+// encodes. A code that stands for patches of several colours leaves the colour to the decoder's context, which a
+// reconstruction tolerates but a generator pays for: it must get the colour right through other tokens.
+//
 //   node --import tsx scripts/embedded/analyse-tokenizer.ts --weights runs/tokenizer/best.safetensors [--n 300]
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
-import { detectObjects, randomScene, renderScene, whereOf, type Scene } from '@showo/shapes-world';
+import { COLORS, PALETTE, detectObjects, randomScene, renderScene, whereOf, type Scene } from '@showo/shapes-world';
 import { despecklePalette, loadMagvit } from '@showo/tokenizer-magvit';
 import { arg, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
 
@@ -37,12 +41,15 @@ async function main(): Promise<void> {
   const shapeFailures = new Map<string, number>();
   let okRaw = 0;
   let okClean = 0;
+  // Per code: pixel counts of background and of each SPEC colour in the patches it encodes.
+  const patchColours = new Map<number, number[]>();
   for (let i = 0; i < n; i += 32) {
     const part = scenes.slice(i, i + 32);
     const x = scenesToTensor(part);
     const codes = model.encodeToCodes(x);
     const y = model.decodeCodes(codes);
     const decoded = tensorToBytes(y);
+    countPatchColours(patchColours, part.map((sc) => renderScene(sc)), codes.arraySync() as number[][]);
     tf.dispose([x, codes, y]);
     part.forEach((s, k) => {
       const a = renderScene(s);
@@ -70,6 +77,46 @@ async function main(): Promise<void> {
   log(`raw: agreement ${(okRaw / n).toFixed(3)}; failures ${JSON.stringify(Object.fromEntries(counts.raw))}`);
   log(`shape failures (original objects not kept): ${JSON.stringify([...shapeFailures].sort((a, b) => b[1] - a[1]))}`);
   log(`despeckled (< ${minArea} px): agreement ${(okClean / n).toFixed(3)}; failures ${JSON.stringify(Object.fromEntries(counts.clean))}`);
+  log(colourPurity(patchColours));
+}
+
+function countPatchColours(into: Map<number, number[]>, images: Uint8Array[], codes: number[][]): void {
+  const classes = [[255, 255, 255], ...COLORS.map((c) => PALETTE[c])];
+  const side = Math.sqrt(codes[0].length);
+  const patch = 64 / side;
+  images.forEach((img, i) =>
+    codes[i].forEach((code, t) => {
+      const h = into.get(code) ?? new Array<number>(classes.length).fill(0);
+      const ty = Math.floor(t / side);
+      const tx = t % side;
+      for (let y = 0; y < patch; y++)
+        for (let x = 0; x < patch; x++) {
+          const o = ((ty * patch + y) * 64 + tx * patch + x) * 3;
+          const k = classes.findIndex((c) => c[0] === img[o] && c[1] === img[o + 1] && c[2] === img[o + 2]);
+          if (k >= 0) h[k]++;
+        }
+      into.set(code, h);
+    }),
+  );
+}
+
+/** Codes whose patches hold object pixels (≥ 10 %): how many are ≥ 90 % one colour, and their share of object pixels. */
+function colourPurity(hist: Map<number, number[]>): string {
+  let pure = 0;
+  let mixed = 0;
+  let purePixels = 0;
+  let objectPixels = 0;
+  for (const h of hist.values()) {
+    const coloured = h.slice(1);
+    const total = coloured.reduce((a, x) => a + x, 0);
+    if (total < 0.1 * (total + h[0])) continue;
+    objectPixels += total;
+    if (Math.max(...coloured) >= 0.9 * total) {
+      pure++;
+      purePixels += total;
+    } else mixed++;
+  }
+  return `codes: ${hist.size} used; of those holding object pixels ${pure} are one colour (≥ 90 %) and ${mixed} mixed; object pixels under one-colour codes: ${(purePixels / Math.max(1, objectPixels)).toFixed(3)}`;
 }
 
 main().catch((e) => {
