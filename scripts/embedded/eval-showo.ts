@@ -3,8 +3,9 @@
 //
 //   node --import tsx scripts/embedded/eval-showo.ts [--model models/shapes-world/showo]
 //        [--magvit models/shapes-world/magvit/model.safetensors] [--steps 12] [--guidance 2[,3,...]] [--temperature 1]
-//        [--stride 1] [--json out.json] [--images out-dir]
-//   Several comma-separated --guidance / --steps / --temperature values are all tried (t2i only after the first).
+//        [--schedule cosine] [--stride 1] [--json out.json] [--images out-dir]
+//   Several comma-separated --schedule / --guidance / --steps / --temperature values are all tried (t2i only after
+//   the first).
 //
 // Also draws the learning curve of a run: --curve runs/showo/scores.jsonl --png models/shapes-world/learning-curve.png
 import fs from 'node:fs';
@@ -56,32 +57,36 @@ async function main(): Promise<void> {
   const list = (k: string, d: string) => arg(k, d).split(',').map(Number);
   const results: unknown[] = [];
   let first = true;
-  for (const steps of list('steps', '12'))
-    for (const guidanceScale of list('guidance', '2'))
-      for (const temperature of list('temperature', '1')) {
-        const gen: GenerationSettings = { steps, guidanceScale, temperature };
-        const keep = new Map<string, Uint8Array>();
-        const s = await evaluateShowo(model, magvit, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
-        log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${first ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
-        if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));
-        if (first && s.mmuReport) console.log(formatAccuracyTable('mmu question', s.mmuReport.byKind, s.mmuReport.overall));
-        results.push({ gen, t2i: s.t2i, mmu: first ? s.mmu : undefined, t2iByTag: s.t2iByTag, mmuByKind: first ? s.mmuByKind : undefined, answers: first ? Object.fromEntries(s.answers) : undefined });
-        const imgDir = arg('images', '');
-        if (imgDir) {
-          fs.mkdirSync(imgDir, { recursive: true });
-          for (const [id, rgb] of keep) {
-            const png = new PNG({ width: 64, height: 64 });
-            for (let i = 0; i < 64 * 64; i++) {
-              png.data[i * 4] = rgb[i * 3];
-              png.data[i * 4 + 1] = rgb[i * 3 + 1];
-              png.data[i * 4 + 2] = rgb[i * 3 + 2];
-              png.data[i * 4 + 3] = 255;
-            }
-            fs.writeFileSync(path.join(imgDir, `${id}-g${guidanceScale}.png`), PNG.sync.write(png));
-          }
+  const settings: GenerationSettings[] = arg('schedule', 'cosine')
+    .split(',')
+    .flatMap((schedule) =>
+      list('steps', '12').flatMap((steps) =>
+        list('guidance', '2').flatMap((guidanceScale) => list('temperature', '1').map((temperature) => ({ steps, guidanceScale, temperature, schedule }))),
+      ),
+    );
+  for (const gen of settings) {
+    const keep = new Map<string, Uint8Array>();
+    const s = await evaluateShowo(model, magvit, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
+    log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${first ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
+    if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));
+    if (first && s.mmuReport) console.log(formatAccuracyTable('mmu question', s.mmuReport.byKind, s.mmuReport.overall));
+    results.push({ gen, t2i: s.t2i, mmu: first ? s.mmu : undefined, t2iByTag: s.t2iByTag, mmuByKind: first ? s.mmuByKind : undefined, answers: first ? Object.fromEntries(s.answers) : undefined });
+    const imgDir = arg('images', '');
+    if (imgDir) {
+      fs.mkdirSync(imgDir, { recursive: true });
+      for (const [id, rgb] of keep) {
+        const png = new PNG({ width: 64, height: 64 });
+        for (let i = 0; i < 64 * 64; i++) {
+          png.data[i * 4] = rgb[i * 3];
+          png.data[i * 4 + 1] = rgb[i * 3 + 1];
+          png.data[i * 4 + 2] = rgb[i * 3 + 2];
+          png.data[i * 4 + 3] = 255;
         }
-        first = false;
+        fs.writeFileSync(path.join(imgDir, `${id}-${gen.schedule}-s${gen.steps}-g${gen.guidanceScale}-t${gen.temperature}.png`), PNG.sync.write(png));
       }
+    }
+    first = false;
+  }
   const out = arg('json', '');
   if (out) fs.writeFileSync(out, JSON.stringify(results, null, 2));
 }

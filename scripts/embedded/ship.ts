@@ -3,7 +3,7 @@
 //   showo/model.safetensors, showo/vocab.json
 //   magvit/config.json + magvit/model.safetensors
 // As a script: copies the best Show-o of a run (<dir>/best) and its frozen tokenizer.
-//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--steps 12 --guidance 2 --temperature 1]
+//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--steps 12 --guidance 2 --temperature 1 --schedule cosine]
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveWordVocabulary } from '@showo/prompting';
@@ -55,7 +55,7 @@ export async function shipShowo(o: { model: ShowoModel; magvitFile: string; setu
         max_seq_length: c.max_seq_length,
         image_size: 64,
       },
-      generation: { steps: o.generation.steps, guidance_scale: o.generation.guidanceScale, temperature: o.generation.temperature, schedule: 'cosine' },
+      generation: { steps: o.generation.steps, guidance_scale: o.generation.guidanceScale, temperature: o.generation.temperature, schedule: o.generation.schedule ?? 'cosine' },
     };
     fs.writeFileSync(cfgFile, JSON.stringify(full, null, 2) + '\n');
     saveWordVocabulary(path.join(tmp, 'vocab.json'), o.setup.tokenizer.vocabulary);
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const { embeddedSetup } = await import('./showo-common.js');
   const src = path.resolve(arg('model', path.join(dir, 'best')));
   const model = await ShowoModel.load(src);
-  const gen: GenerationSettings = { steps: Number(arg('steps', '12')), guidanceScale: Number(arg('guidance', '2')), temperature: Number(arg('temperature', '1')) };
+  const gen: GenerationSettings = { steps: Number(arg('steps', '12')), guidanceScale: Number(arg('guidance', '2')), temperature: Number(arg('temperature', '1')), schedule: arg('schedule', 'cosine') };
   await shipShowo({ model, magvitFile: path.join(dir, 'magvit.safetensors'), setup: embeddedSetup(), generation: gen });
   log(`shipped ${src} to ${MODELS_DIR}`);
 }

@@ -63,6 +63,8 @@ export interface GenerationSettings {
   steps: number;
   guidanceScale: number;
   temperature: number;
+  /** Mask schedule name (`cosine` when absent). */
+  schedule?: string;
 }
 
 export interface ShowoScores {
@@ -107,7 +109,7 @@ export async function evaluateShowo(
   for (let i = 0; i < items.t2i.length; i += batch) {
     const part = items.t2i.slice(i, i + batch);
     const r = await imageResult(
-      textToImage(deps, { prompts: part.map((x) => x.prompt), steps: gen.steps, guidanceScale: gen.guidanceScale, temperature: gen.temperature, seed: (o.seed ?? 0) + i }),
+      textToImage(deps, { prompts: part.map((x) => x.prompt), steps: gen.steps, guidanceScale: gen.guidanceScale, temperature: gen.temperature, schedule: gen.schedule ?? 'cosine', seed: (o.seed ?? 0) + i }),
     );
     r?.images?.forEach((img, k) => images.set(part[k].id, Uint8Array.from(img.data)));
   }
