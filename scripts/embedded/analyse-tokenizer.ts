@@ -10,9 +10,9 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
-import { COLORS, PALETTE, detectObjects, randomScene, renderScene, whereOf, type Scene } from '@showo/shapes-world';
+import { detectObjects, randomScene, renderScene, whereOf, type Scene } from '@showo/shapes-world';
 import { despecklePalette, loadMagvit } from '@showo/tokenizer-magvit';
-import { arg, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
+import { WORLD_PALETTE, arg, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
 
 type Kind = 'extra' | 'lost' | 'shape' | 'colour' | 'third' | 'other';
 
@@ -81,18 +81,17 @@ async function main(): Promise<void> {
 }
 
 function countPatchColours(into: Map<number, number[]>, images: Uint8Array[], codes: number[][]): void {
-  const classes = [[255, 255, 255], ...COLORS.map((c) => PALETTE[c])];
   const side = Math.sqrt(codes[0].length);
   const patch = 64 / side;
   images.forEach((img, i) =>
     codes[i].forEach((code, t) => {
-      const h = into.get(code) ?? new Array<number>(classes.length).fill(0);
+      const h = into.get(code) ?? new Array<number>(WORLD_PALETTE.length).fill(0);
       const ty = Math.floor(t / side);
       const tx = t % side;
       for (let y = 0; y < patch; y++)
         for (let x = 0; x < patch; x++) {
           const o = ((ty * patch + y) * 64 + tx * patch + x) * 3;
-          const k = classes.findIndex((c) => c[0] === img[o] && c[1] === img[o + 1] && c[2] === img[o + 2]);
+          const k = WORLD_PALETTE.findIndex((c) => c[0] === img[o] && c[1] === img[o + 1] && c[2] === img[o + 2]);
           if (k >= 0) h[k]++;
         }
       into.set(code, h);
