@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
 import { detectObjects, randomScene, renderScene, whereOf, type Scene } from '@showo/shapes-world';
 import { despecklePalette, loadMagvit } from '@showo/tokenizer-magvit';
-import { WORLD_PALETTE, arg, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
+import { arg, colourPurity, countPatchColours, describePurity, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
 
 type Kind = 'extra' | 'lost' | 'shape' | 'colour' | 'third' | 'other';
 
@@ -77,45 +77,7 @@ async function main(): Promise<void> {
   log(`raw: agreement ${(okRaw / n).toFixed(3)}; failures ${JSON.stringify(Object.fromEntries(counts.raw))}`);
   log(`shape failures (original objects not kept): ${JSON.stringify([...shapeFailures].sort((a, b) => b[1] - a[1]))}`);
   log(`despeckled (< ${minArea} px): agreement ${(okClean / n).toFixed(3)}; failures ${JSON.stringify(Object.fromEntries(counts.clean))}`);
-  log(colourPurity(patchColours));
-}
-
-function countPatchColours(into: Map<number, number[]>, images: Uint8Array[], codes: number[][]): void {
-  const side = Math.sqrt(codes[0].length);
-  const patch = 64 / side;
-  images.forEach((img, i) =>
-    codes[i].forEach((code, t) => {
-      const h = into.get(code) ?? new Array<number>(WORLD_PALETTE.length).fill(0);
-      const ty = Math.floor(t / side);
-      const tx = t % side;
-      for (let y = 0; y < patch; y++)
-        for (let x = 0; x < patch; x++) {
-          const o = ((ty * patch + y) * 64 + tx * patch + x) * 3;
-          const k = WORLD_PALETTE.findIndex((c) => c[0] === img[o] && c[1] === img[o + 1] && c[2] === img[o + 2]);
-          if (k >= 0) h[k]++;
-        }
-      into.set(code, h);
-    }),
-  );
-}
-
-/** Codes whose patches hold object pixels (≥ 10 %): how many are ≥ 90 % one colour, and their share of object pixels. */
-function colourPurity(hist: Map<number, number[]>): string {
-  let pure = 0;
-  let mixed = 0;
-  let purePixels = 0;
-  let objectPixels = 0;
-  for (const h of hist.values()) {
-    const coloured = h.slice(1);
-    const total = coloured.reduce((a, x) => a + x, 0);
-    if (total < 0.1 * (total + h[0])) continue;
-    objectPixels += total;
-    if (Math.max(...coloured) >= 0.9 * total) {
-      pure++;
-      purePixels += total;
-    } else mixed++;
-  }
-  return `codes: ${hist.size} used; of those holding object pixels ${pure} are one colour (≥ 90 %) and ${mixed} mixed; object pixels under one-colour codes: ${(purePixels / Math.max(1, objectPixels)).toFixed(3)}`;
+  log(describePurity(colourPurity(patchColours)));
 }
 
 main().catch((e) => {

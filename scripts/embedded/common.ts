@@ -85,7 +85,60 @@ export interface TokenizerGate {
   /** Images whose decoded pixels are exactly the original's. */
   exact: number;
   codesUsed: number;
+  /** Share of object pixels under codes that are ≥ 90 % one colour (see {@link colourPurity}). */
+  purePixelShare: number;
   failures: { original: string; decoded: string }[];
+}
+
+/** Adds, per code, the pixel counts of background and each SPEC colour over the patches it encodes. */
+export function countPatchColours(into: Map<number, number[]>, images: Uint8Array[], codes: number[][]): void {
+  const side = Math.sqrt(codes[0].length);
+  const patch = 64 / side;
+  images.forEach((img, i) =>
+    codes[i].forEach((code, t) => {
+      const h = into.get(code) ?? new Array<number>(WORLD_PALETTE.length).fill(0);
+      const ty = Math.floor(t / side);
+      const tx = t % side;
+      for (let y = 0; y < patch; y++)
+        for (let x = 0; x < patch; x++) {
+          const o = ((ty * patch + y) * 64 + tx * patch + x) * 3;
+          const k = WORLD_PALETTE.findIndex((c) => c[0] === img[o] && c[1] === img[o + 1] && c[2] === img[o + 2]);
+          if (k >= 0) h[k]++;
+        }
+      into.set(code, h);
+    }),
+  );
+}
+
+/** Colour purity of codes: of the codes whose patches hold object pixels (≥ 10 %), how many are ≥ 90 % one colour. */
+export interface ColourPurity {
+  used: number;
+  pure: number;
+  mixed: number;
+  /** Share of all object pixels that lie under one-colour codes. */
+  purePixelShare: number;
+}
+
+export function colourPurity(hist: Map<number, number[]>): ColourPurity {
+  let pure = 0;
+  let mixed = 0;
+  let purePixels = 0;
+  let objectPixels = 0;
+  for (const h of hist.values()) {
+    const coloured = h.slice(1);
+    const total = coloured.reduce((a, x) => a + x, 0);
+    if (total < 0.1 * (total + h[0])) continue;
+    objectPixels += total;
+    if (Math.max(...coloured) >= 0.9 * total) {
+      pure++;
+      purePixels += total;
+    } else mixed++;
+  }
+  return { used: hist.size, pure, mixed, purePixelShare: purePixels / Math.max(1, objectPixels) };
+}
+
+export function describePurity(p: ColourPurity): string {
+  return `codes: ${p.used} used; of those holding object pixels ${p.pure} are one colour (≥ 90 %) and ${p.mixed} mixed; object pixels under one-colour codes: ${p.purePixelShare.toFixed(3)}`;
 }
 
 /** Reconstructs scenes through the tokenizer (encode → codes → decode) and scores them against the originals. */
@@ -95,12 +148,14 @@ export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], 
   let exact = 0;
   const used = new Set<number>();
   const failures: TokenizerGate['failures'] = [];
+  const patchColours = new Map<number, number[]>();
   for (let i = 0; i < scenes.length; i += batch) {
     const part = scenes.slice(i, i + batch);
     const originals = part.map((s) => renderScene(s));
     const x = scenesToTensor(part);
     const codes = model.encodeToCodes(x);
     for (const c of codes.dataSync()) used.add(c);
+    countPatchColours(patchColours, originals, codes.arraySync() as number[][]);
     const y = model.decodeCodes(codes);
     const decoded = tensorToBytes(y);
     tf.dispose([x, codes, y]);
@@ -124,6 +179,7 @@ export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], 
     psnr: mse === 0 ? 99 : 10 * Math.log10((255 * 255) / mse),
     exact: exact / scenes.length,
     codesUsed: used.size,
+    purePixelShare: colourPurity(patchColours).purePixelShare,
     failures,
   };
 }

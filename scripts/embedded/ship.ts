@@ -27,10 +27,18 @@ function replaceDir(target: string, fill: (tmp: string) => Promise<void> | void)
   });
 }
 
-/** Writes the tokenizer folder from a saveMagvit file (config read from its metadata). */
+/** Speck cleanup of shipped palette tokenizers whose file does not set one (see set-tokenizer-cleanup.ts). */
+export const SHIPPED_PALETTE_MIN_REGION = 24;
+
+/**
+ * Writes the tokenizer folder from a saveMagvit file (config read from its metadata). A palette tokenizer without
+ * a speck-cleanup setting gets {@link SHIPPED_PALETTE_MIN_REGION}: training runs freeze their tokenizer before the
+ * setting is chosen, and shipping must not silently drop it.
+ */
 export async function shipMagvit(magvitFile: string): Promise<void> {
   const { metadata } = readSafetensors(magvitFile);
   const config = parseMagvitConfig(JSON.parse(metadata[CONFIG_METADATA_KEY]!));
+  if (config.outputMode === 'palette' && config.paletteMinRegion === undefined) config.paletteMinRegion = SHIPPED_PALETTE_MIN_REGION;
   await replaceDir(path.join(MODELS_DIR, 'magvit'), (tmp) => {
     fs.copyFileSync(magvitFile, path.join(tmp, 'model.safetensors'));
     writeMagvitConfig(path.join(tmp, 'config.json'), config);

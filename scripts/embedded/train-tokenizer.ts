@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
-//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w]
+//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w]
 //
 // --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
 // tokenizer with a larger batch; the config then comes from that file.
@@ -38,13 +38,15 @@ const RECON_W = Number(arg('recon-weight', '1'));
 /** 2: micro-batches pairwise on both cores (a DualEngine worker); use with --accum 2 (and half the --batch). */
 const WORKERS = Number(arg('workers', '1')) as 1 | 2;
 const ACCUM = Number(arg('accum', '1'));
+/** Weight of the local-code term (each patch predicted from its own code; makes codes colour-pure); 0 = off. */
+const LOCAL = Number(arg('local', '0'));
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
   fs.mkdirSync(DIR, { recursive: true });
   const INIT = arg('init', '');
   const model = INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
-  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, INIT, WORKERS, ACCUM })}`);
+  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, INIT, WORKERS, ACCUM })}`);
   const data = new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
   const evalRng = new SeededRandom(SEED + 7777);
   const evalScenes = Array.from({ length: EVAL_N }, () => randomScene(evalRng, { allowHeldOut: true }));
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => ac.abort());
   let lastLog = 0;
   const run = train({
-    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }),
+    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }, LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED } } : {}),
     data,
     optimizer,
     disposeOptimizer: true,
@@ -84,8 +86,8 @@ async function main(): Promise<void> {
           best = g.agreement;
           saveMagvit(model, path.join(DIR, 'best.safetensors'), { step: String(step), agreement: String(g.agreement) });
         }
-        appendJsonl(gateLog, { step, agreement: g.agreement, psnr: g.psnr, exact: g.exact, codesUsed: g.codesUsed, wallS: (Date.now() - t0) / 1000, time: new Date().toISOString() });
-        log(`gate step ${step}: agreement ${g.agreement.toFixed(3)} psnr ${g.psnr.toFixed(2)} exact ${g.exact.toFixed(3)} codes ${g.codesUsed}${improved ? ' (best)' : ''} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
+        appendJsonl(gateLog, { step, agreement: g.agreement, psnr: g.psnr, exact: g.exact, codesUsed: g.codesUsed, purePixelShare: g.purePixelShare, wallS: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+        log(`gate step ${step}: agreement ${g.agreement.toFixed(3)} psnr ${g.psnr.toFixed(2)} exact ${g.exact.toFixed(3)} codes ${g.codesUsed} pure ${g.purePixelShare.toFixed(3)}${improved ? ' (best)' : ''} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
         if (g.failures.length) log(`  e.g. ${g.failures.slice(0, 3).map((f) => `${f.original} -> ${f.decoded}`).join(' ; ')}`);
         return { agreement: g.agreement, psnr: g.psnr };
       },
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
           if (e.step - lastLog >= 10 || e.step <= 3) {
             lastLog = e.step;
             const p = e.parts;
-            log(`step ${e.step} loss ${e.loss.toFixed(4)} recon ${p.recon?.toFixed(4)} ent ${p.entropy?.toFixed(4)} commit ${p.commit?.toFixed(4)} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
+            log(`step ${e.step} loss ${e.loss.toFixed(4)} recon ${p.recon?.toFixed(4)} ent ${p.entropy?.toFixed(4)} commit ${p.commit?.toFixed(4)}${p.local !== undefined ? ` local ${p.local.toFixed(4)}` : ''} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
           }
         } else if (e.type === 'checkpoint') log(`checkpoint ${e.path}`);
         else if (e.type === 'done') log(`done: ${e.reason} at step ${e.step}`);

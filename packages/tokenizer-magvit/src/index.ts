@@ -13,4 +13,5 @@ export * from './weights.js';
 export * from './image-io.js';
 export * from './despeckle.js';
 export * from './loss.js';
+export * from './local-code.js';
 export * from './di.js';

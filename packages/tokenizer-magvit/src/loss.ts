@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
 import { lfqForward } from './lfq.js';
 import type { MagvitTokenizer } from './model.js';
+import { localCodeLoss, type LocalCodeHead } from './local-code.js';
 
 /** Options of {@link magvitLoss}. All default to the official objective with an L2 reconstruction. */
 export interface MagvitLossOptions {
@@ -36,18 +37,25 @@ export interface MagvitLossOptions {
    */
   targets?: tf.Tensor3D;
   /**
+   * Palette mode: the local-code auxiliary term (see `createLocalCodeHead`) — each pixel's class predicted from its
+   * patch's code alone — with this weight. Off by default.
+   */
+  localCode?: { weight: number; head: LocalCodeHead };
+  /**
    * Optional extra term on (decoder output, input images), e.g. a perceptual loss; added to the total with weight
    * 1. Off by default (no perceptual or adversarial term ships with this package).
    */
   extraLoss?: (output: tf.Tensor4D, images: tf.Tensor4D) => tf.Scalar;
 }
 
-/** Loss terms of one batch (scalars; total = recon·w + entropy·w + commit·w + extra). */
+/** Loss terms of one batch (scalars; total = recon·w + entropy·w + commit·w + local·w + extra). */
 export interface MagvitLosses {
   total: tf.Scalar;
   recon: tf.Scalar;
   entropy: tf.Scalar;
   commit: tf.Scalar;
+  /** The local-code term (unweighted), when `localCode` was given. */
+  local?: tf.Scalar;
 }
 
 /** Nearest palette colour index of each pixel of images [B, H, W, 3] in [−1, 1] → int32 [B, H, W]. */
@@ -105,12 +113,15 @@ export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options:
     const q = lfqForward(z, cfg);
     const output = model.forwardDecoder(q.zq as tf.Tensor4D);
     let recon: tf.Scalar;
+    let local: tf.Scalar | undefined;
+    if (options.localCode && cfg.outputMode !== 'palette') throw new InvalidArgumentError('the local-code term needs a palette tokenizer');
     if (cfg.outputMode === 'palette') {
       const K = cfg.palette!.length;
       const targets = options.targets ?? nearestPaletteClass(images, cfg.palette!);
       if (targets.shape.join(',') !== output.shape.slice(0, 3).join(',')) {
         throw new InvalidArgumentError(`targets must be [${output.shape.slice(0, 3).join(', ')}], got [${targets.shape.join(', ')}]`);
       }
+      if (options.localCode) local = localCodeLoss(q.zq as tf.Tensor4D, targets, options.localCode.head, K);
       const logp = tf.logSoftmax(output, -1);
       let nll: tf.Tensor = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(targets, 'int32'), K)), -1));
       if (focalGamma > 0) {
@@ -131,8 +142,9 @@ export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options:
     const entropy = tf.mul(q.entropy, options.entropyWeight ?? 1) as tf.Scalar;
     const commit = tf.mul(q.commit, options.commitWeight ?? 1) as tf.Scalar;
     let total = tf.addN([tf.mul(recon, options.reconWeight ?? 1), entropy, commit]) as tf.Scalar;
+    if (local) total = tf.add(total, tf.mul(local, options.localCode!.weight)) as tf.Scalar;
     if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
-    return { total, recon, entropy, commit };
+    return local ? { total, recon, entropy, commit, local } : { total, recon, entropy, commit };
   });
 }
 

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@showo/runtime';
-import { createMagvitConfig, lfqForward, MagvitTokenizer, magvitLoss, magvitLossAndGrads, nearestPaletteClass, type MagvitLossOptions } from '@showo/tokenizer-magvit';
+import {
+  createLocalCodeHead,
+  createMagvitConfig,
+  lfqForward,
+  localCodeHeadFrom,
+  MagvitTokenizer,
+  magvitLoss,
+  magvitLossAndGrads,
+  nearestPaletteClass,
+  type MagvitLossOptions,
+} from '@showo/tokenizer-magvit';
 
 before(async () => {
   await initBackend('wasm');
@@ -93,6 +103,64 @@ describe('training (wasm)', () => {
     }
     assert.throws(() => magvitLoss(model, images, { focalGamma: -1 }), /focalGamma/);
     tf.dispose([images, targets]);
+    model.dispose();
+  });
+  it('local-code term: each pixel predicted from its patch code alone, by hand; it trains the encoder', () => {
+    const palette: [number, number, number][] = [
+      [255, 255, 255],
+      [0, 0, 0],
+      [220, 40, 40],
+    ];
+    const model = MagvitTokenizer.create(createMagvitConfig({ ch: 32, chMult: [1, 1], numResBlocks: 1, resolution: 8, codebookDim: 3, palette }), { seed: 4 });
+    const P = model.downsampleFactor; // 2: codes 4×4 over 8×8 pixels
+    const vars = createLocalCodeHead(model.config, P, { hidden: 5, seed: 1 });
+    const head = localCodeHeadFrom(vars)!;
+    const images = tf.tidy(() => tf.gather(tf.tensor2d(palette.flat().map((v) => v / 127.5 - 1), [3, 3]), tf.randomUniform([2, 8, 8], 0, 3, 'int32', 3)) as unknown as tf.Tensor4D);
+    const targets = nearestPaletteClass(images, palette);
+    const start = tf.memory().numTensors;
+    const l = magvitLoss(model, images, { targets, localCode: { weight: 0.5, head } });
+    const [total, recon, entropy, commit, local] = [l.total, l.recon, l.entropy, l.commit, l.local!].map((t) => t.dataSync()[0]!);
+    tf.dispose(Object.values(l));
+    assert.ok(Math.abs(total - (recon + entropy + commit + 0.5 * local)) < 1e-5);
+
+    // By hand on the host: code bits → ReLU(x·w1 + b1) → ·w2 + b2 → log-softmax per pixel of the patch.
+    const bits = tf.tidy(() => lfqForward(model.forwardEncoder(images), model.config).zq.arraySync() as number[][][][]);
+    const [w1, b1, w2, b2] = [head.w1.arraySync(), head.b1.arraySync(), head.w2.arraySync(), head.b2.arraySync()] as [number[][], number[], number[][], number[]];
+    const cls = targets.arraySync() as number[][][];
+    let nll = 0;
+    let n = 0;
+    for (let b = 0; b < 2; b++)
+      for (let y = 0; y < 4; y++)
+        for (let x = 0; x < 4; x++) {
+          const code = bits[b][y][x];
+          const hid = b1.map((bias, j) => Math.max(0, bias + code.reduce((a, v, i) => a + v * w1[i][j], 0)));
+          const out = b2.map((bias, k) => bias + hid.reduce((a, v, j) => a + v * w2[j][k], 0));
+          for (let py = 0; py < P; py++)
+            for (let px = 0; px < P; px++) {
+              const logits = out.slice((py * P + px) * 3, (py * P + px) * 3 + 3);
+              const m = Math.max(...logits);
+              const lse = m + Math.log(logits.reduce((a, v) => a + Math.exp(v - m), 0));
+              nll += lse - logits[cls[b][y * P + py][x * P + px]];
+              n++;
+            }
+        }
+    assert.ok(Math.abs(local - nll / n) < 1e-4, `local ${local} vs by hand ${nll / n}`);
+
+    // The term alone reaches the encoder through the straight-through quantiser, and the head.
+    const all = [...model.trainableVariables(), ...vars.values()];
+    const { grads, value } = tf.variableGrads(() => magvitLoss(model, images, { targets, localCode: { weight: 1, head }, reconWeight: 0, entropyWeight: 0, commitWeight: 0 }).total, all);
+    const named = new Map([...model.namedVariables(), ...vars]);
+    for (const name of ['encoder.conv_in.weight', 'aux.local_code.w1']) {
+      const v = named.get(name);
+      assert.ok(v, `no variable ${name}`);
+      assert.ok(tf.tidy(() => tf.sum(tf.abs(grads[v.name])).dataSync()[0]) > 0, `no local-code gradient for ${name}`);
+    }
+    tf.dispose([value, ...Object.values(grads)]);
+    assert.equal(tf.memory().numTensors, start);
+
+    const wrong = createLocalCodeHead(model.config, 4, { hidden: 5 });
+    assert.throws(() => magvitLoss(model, images, { targets, localCode: { weight: 1, head: localCodeHeadFrom(wrong)! } }), /local-code head predicts/);
+    tf.dispose([images, targets, ...vars.values(), ...wrong.values()]);
     model.dispose();
   });
 });

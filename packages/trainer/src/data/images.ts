@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
 import { CANVAS_SIZE, randomScene, renderScene, sampleHowto, type RandomSceneOptions, type Scene } from '@showo/shapes-world';
-import { magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
+import { createLocalCodeHead, localCodeHeadFrom, magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
 import type { EngineCall, EngineTrainable, JsonValue, LossOutput, Stateful, TrainableModel } from '../types.js';
 import type { MagvitEngineOptions } from './magvit-engine.js';
 
@@ -67,29 +67,45 @@ export class ShapesWorldImageData implements Iterator<ImageBatch>, Iterable<Imag
   }
 }
 
+/** Options of {@link magvitTask} beyond the loss's own. */
+export interface MagvitTaskOptions {
+  /**
+   * Adds the local-code auxiliary term with this weight (palette tokenizers): a small head, trained alongside and
+   * checkpointed with the run but never saved with the tokenizer, predicts each patch from its code alone.
+   */
+  localCode?: { weight: number; hidden?: number; seed?: number };
+}
+
 /**
  * The MAGVIT tokenizer as a {@link TrainableModel} of image batches (its loss is `magvitLoss`); also an
  * {@link EngineTrainable} (train with `workers: 2` on both cores) unless the loss options hold functions or tensors.
  */
-export function magvitTask(tokenizer: MagvitTokenizer, lossOptions: MagvitLossOptions = {}): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> {
+export function magvitTask(
+  tokenizer: MagvitTokenizer,
+  lossOptions: MagvitLossOptions = {},
+  taskOptions: MagvitTaskOptions = {},
+): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> {
+  const lc = taskOptions.localCode;
+  const head = lc ? createLocalCodeHead(tokenizer.config, tokenizer.downsampleFactor, lc) : undefined;
+  const variables = (): Record<string, tf.Variable> => ({ ...Object.fromEntries(tokenizer.namedVariables()), ...(head ? Object.fromEntries(head) : {}) });
   const task: TrainableModel<ImageBatch> = {
-    trainableVariables: () => Object.fromEntries(tokenizer.namedVariables()),
+    trainableVariables: variables,
     lossFn(b: ImageBatch): LossOutput {
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
-      const l = magvitLoss(tokenizer, images, lossOptions);
-      return { total: l.total, parts: { recon: l.recon, entropy: l.entropy, commit: l.commit }, tokens: b.batch * b.size * b.size };
+      const l = magvitLoss(tokenizer, images, head ? { ...lossOptions, localCode: { weight: lc!.weight, head: localCodeHeadFrom(head)! } } : lossOptions);
+      return { total: l.total, parts: { recon: l.recon, entropy: l.entropy, commit: l.commit, ...(l.local ? { local: l.local } : {}) }, tokens: b.batch * b.size * b.size };
     },
   };
   // Functions (a custom extra loss) and per-call target tensors cannot travel to a worker: such tasks train on one engine.
-  if (lossOptions.extraLoss || lossOptions.targets) return task;
-  const { extraLoss: _e, targets: _t, ...plain } = lossOptions;
+  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode) return task;
+  const { extraLoss: _e, targets: _t, localCode: _l, ...plain } = lossOptions;
   return {
     ...task,
     engineModule: MAGVIT_ENGINE_MODULE,
     engineCall: (b: ImageBatch): EngineCall => ({
       fn: 'magvitTrainLoss',
       inputs: { images: tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]) },
-      options: { config: tokenizer.config, loss: plain } satisfies MagvitEngineOptions,
+      options: { config: tokenizer.config, loss: plain, ...(lc ? { localCodeWeight: lc.weight } : {}) } satisfies MagvitEngineOptions,
       tokens: b.batch * b.size * b.size,
     }),
   };
