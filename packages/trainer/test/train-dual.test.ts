@@ -105,3 +105,36 @@ test('workers: 2 trains the MAGVIT tokenizer like gradient accumulation on one e
   one.w.forEach((a, k) => a.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - two.w[k]![i]!)))));
   assert.ok(worst < 1e-4, `weights differ by ${worst}`);
 });
+
+test('the local-code head trains with the tokenizer, on one engine or two alike, and is freed with the task', async () => {
+  await useWasm();
+  const palette: [number, number, number][] = [[255, 255, 255], [220, 40, 40], [40, 170, 60], [40, 80, 220], [240, 200, 40], [140, 60, 180], [245, 130, 30]];
+  const config = createMagvitConfig({ ch: 8, chMult: [1, 2], numResBlocks: [0, 1], decoderNumResBlocks: [0, 1], resolution: 64, codebookDim: 4, normGroups: 4, palette });
+  const runWith = async (workers: 1 | 2) => {
+    const tok = MagvitTokenizer.create(config, { seed: 4 });
+    const before = tf.memory().numTensors;
+    const task = magvitTask(tok, { edgeWeight: 5 }, { localCode: { weight: 0.5, hidden: 8, seed: 3 } });
+    const names = Object.keys(task.trainableVariables());
+    const headOf = (): Float32Array => (Object.fromEntries(Object.entries(task.trainableVariables())) as Record<string, tf.Variable>)['aux.local_code.w2']!.dataSync().slice() as Float32Array;
+    const headStart = headOf();
+    const events = await collect(
+      train({ model: task, data: new ShapesWorldImageData({ seed: 2, batch: 2 }), schedule: { kind: 'constant', lr: 1e-3 }, totalSteps: 2, gradAccumSteps: 2, workers }),
+    );
+    const headEnd = headOf();
+    task.dispose();
+    const leaked = tf.memory().numTensors - before;
+    tok.dispose();
+    return { steps: events.filter((e): e is StepEvent => e.type === 'step'), names, moved: headEnd.some((x, i) => x !== headStart[i]), leaked };
+  };
+  const one = await runWith(1);
+  const two = await runWith(2);
+  assert.ok(one.names.includes('aux.local_code.w1') && one.names.includes('encoder.conv_in.weight'));
+  assert.ok(one.moved, 'the head did not train');
+  assert.equal(one.leaked, 0);
+  assert.equal(two.leaked, 0);
+  one.steps.forEach((a, i) => {
+    const b = two.steps[i]!;
+    assert.ok(a.parts.local! > 0 && Math.abs(a.parts.local! - b.parts.local!) < 1e-4, `local ${a.parts.local} vs ${b.parts.local}`);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-4, `loss ${a.loss} vs ${b.loss}`);
+  });
+});

@@ -79,17 +79,20 @@ export interface MagvitTaskOptions {
 /**
  * The MAGVIT tokenizer as a {@link TrainableModel} of image batches (its loss is `magvitLoss`); also an
  * {@link EngineTrainable} (train with `workers: 2` on both cores) unless the loss options hold functions or tensors.
+ * `dispose()` frees what the task created (the local-code head), not the tokenizer.
  */
 export function magvitTask(
   tokenizer: MagvitTokenizer,
   lossOptions: MagvitLossOptions = {},
   taskOptions: MagvitTaskOptions = {},
-): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> {
+): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> & { dispose(): void } {
   const lc = taskOptions.localCode;
   const head = lc ? createLocalCodeHead(tokenizer.config, tokenizer.downsampleFactor, lc) : undefined;
   const variables = (): Record<string, tf.Variable> => ({ ...Object.fromEntries(tokenizer.namedVariables()), ...(head ? Object.fromEntries(head) : {}) });
-  const task: TrainableModel<ImageBatch> = {
+  const task: TrainableModel<ImageBatch> & { dispose(): void } = {
     trainableVariables: variables,
+    /** Frees the local-code head (the tokenizer stays the caller's). */
+    dispose: () => head?.forEach((v) => v.dispose()),
     lossFn(b: ImageBatch): LossOutput {
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
       const l = magvitLoss(tokenizer, images, head ? { ...lossOptions, localCode: { weight: lc!.weight, head: localCodeHeadFrom(head)! } } : lossOptions);
