@@ -15,7 +15,7 @@ import type { MagvitConfig } from './types.js';
 /** Name prefix of the head's variables, so that they can share a name space with the tokenizer's parameters. */
 export const LOCAL_CODE_HEAD_PREFIX = 'aux.local_code.';
 
-/** The head's parameters: codes [N, D] → hidden [N, H] (ReLU) → logits [N, P·P·K]. */
+/** The head's parameters: the first `bits` dimensions of codes [N, bits] → hidden [N, H] (ReLU) → logits [N, P·P·K]. */
 export interface LocalCodeHead {
   w1: tf.Tensor2D;
   b1: tf.Tensor1D;
@@ -25,11 +25,25 @@ export interface LocalCodeHead {
 
 let nextHeadId = 0;
 
+/** Options of {@link createLocalCodeHead}. */
+export interface LocalCodeHeadOptions {
+  /** Hidden width of the MLP (default 64). */
+  hidden?: number;
+  /**
+   * The head reads only the first `bits` dimensions of each code (default: all). With few bits — 3 hold the 7
+   * classes of a 6-colour palette — those bits are forced to name the patch's colour on their own, leaving the
+   * other bits to shape: the strongest pressure towards colour-pure codes.
+   */
+  bits?: number;
+  seed?: number;
+}
+
 /** Creates the head's variables for a palette tokenizer whose codes cover `patch`×`patch` pixels. */
-export function createLocalCodeHead(config: MagvitConfig, patch: number, options: { hidden?: number; seed?: number } = {}): Map<string, tf.Variable> {
+export function createLocalCodeHead(config: MagvitConfig, patch: number, options: LocalCodeHeadOptions = {}): Map<string, tf.Variable> {
   if (config.outputMode !== 'palette' || !config.palette) throw new InvalidArgumentError('the local-code head needs a palette tokenizer (output_mode "palette")');
   if (!(Number.isInteger(patch) && patch > 0)) throw new InvalidArgumentError(`patch must be a positive integer, got ${patch}`);
-  const D = config.codebookDim;
+  const D = options.bits ?? config.codebookDim;
+  if (!(Number.isInteger(D) && D >= 1 && D <= config.codebookDim)) throw new InvalidArgumentError(`bits must be an integer in [1, ${config.codebookDim}], got ${options.bits}`);
   const H = options.hidden ?? 64;
   const out = patch * patch * config.palette.length;
   const rng = new SeededRandom(options.seed ?? 0);
@@ -71,8 +85,11 @@ export function localCodeLoss(zq: tf.Tensor4D, targets: tf.Tensor3D, head: Local
   if (head.w2.shape[1] !== P * P * classes) {
     throw new InvalidArgumentError(`local-code head predicts ${head.w2.shape[1]} values per code, patches need ${P}·${P}·${classes}`);
   }
+  const bits = head.w1.shape[0];
+  if (bits > D) throw new InvalidArgumentError(`local-code head reads ${bits} code bits, codes have ${D}`);
   return tf.tidy(() => {
-    const hidden = tf.relu(linear(zq.reshape([B * h * w, D]), head.w1, head.b1));
+    const codes = zq.reshape([B * h * w, D]);
+    const hidden = tf.relu(linear(bits === D ? codes : tf.slice(codes, [0, 0], [-1, bits]), head.w1, head.b1));
     const logits = linear(hidden, head.w2, head.b2).reshape([B * h * w * P * P, classes]);
     // [B, h·P, w·P] → [B, h, w, P, P] in the code order, then one class per row.
     const patches = tf.cast(targets, 'int32').reshape([B, h, P, w, P]).transpose([0, 1, 3, 2, 4]).reshape([-1]);

@@ -7,6 +7,7 @@ import {
   createMagvitConfig,
   lfqForward,
   localCodeHeadFrom,
+  localCodeLoss,
   MagvitTokenizer,
   magvitLoss,
   magvitLossAndGrads,
@@ -157,6 +158,15 @@ describe('training (wasm)', () => {
     }
     tf.dispose([value, ...Object.values(grads)]);
     assert.equal(tf.memory().numTensors, start);
+
+    // A head on the first 2 of 3 bits: the loss must not change when the last bit is flipped everywhere.
+    const two = createLocalCodeHead(model.config, P, { hidden: 5, bits: 2, seed: 2 });
+    const zq = tf.tidy(() => lfqForward(model.forwardEncoder(images), model.config).zq as tf.Tensor4D);
+    const flipped = tf.tidy(() => tf.concat([tf.slice(zq, [0, 0, 0, 0], [-1, -1, -1, 2]), tf.neg(tf.slice(zq, [0, 0, 0, 2], [-1, -1, -1, 1]))], -1) as tf.Tensor4D);
+    const [a, b] = [zq, flipped].map((z) => tf.tidy(() => localCodeLoss(z, targets, localCodeHeadFrom(two)!, 3).dataSync()[0]!));
+    assert.ok(Math.abs(a - b) < 1e-6, `${a} vs ${b}`);
+    assert.throws(() => createLocalCodeHead(model.config, P, { bits: 4 }), /bits must be/);
+    tf.dispose([zq, flipped, ...two.values()]);
 
     const wrong = createLocalCodeHead(model.config, 4, { hidden: 5 });
     assert.throws(() => magvitLoss(model, images, { targets, localCode: { weight: 1, head: localCodeHeadFrom(wrong)! } }), /local-code head predicts/);

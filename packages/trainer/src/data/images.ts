@@ -73,7 +73,7 @@ export interface MagvitTaskOptions {
    * Adds the local-code auxiliary term with this weight (palette tokenizers): a small head, trained alongside and
    * checkpointed with the run but never saved with the tokenizer, predicts each patch from its code alone.
    */
-  localCode?: { weight: number; hidden?: number; seed?: number };
+  localCode?: { weight: number; hidden?: number; bits?: number; seed?: number };
 }
 
 /**
