@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
-//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N]
+//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
 //
 // --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
 // tokenizer with a larger batch; the config then comes from that file.
@@ -19,7 +19,7 @@ import { initBackend, SeededRandom } from '@showo/runtime';
 import { randomScene } from '@showo/shapes-world';
 import { MagvitTokenizer, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
-import { appendJsonl, arg, embeddedMagvitConfig, log, tokenizerGate } from './common.js';
+import { appendJsonl, arg, embeddedMagvitConfig, flag, log, tokenizerGate } from './common.js';
 
 const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
 const STEPS = Number(arg('steps', '1200'));
@@ -42,13 +42,15 @@ const ACCUM = Number(arg('accum', '1'));
 const LOCAL = Number(arg('local', '0'));
 /** The local-code head reads only the first N code bits (0: all), forcing those bits to name the patch's colour. */
 const LOCAL_BITS = Number(arg('local-bits', '0'));
+/** Train only the decoder: codes stay exactly as they are (a Show-o trained on them stays valid). */
+const DECODER_ONLY = flag('decoder-only');
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
   fs.mkdirSync(DIR, { recursive: true });
   const INIT = arg('init', '');
   const model = INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
-  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, INIT, WORKERS, ACCUM })}`);
+  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
   const data = new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
   const evalRng = new SeededRandom(SEED + 7777);
   const evalScenes = Array.from({ length: EVAL_N }, () => randomScene(evalRng, { allowHeldOut: true }));
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => ac.abort());
   let lastLog = 0;
   const run = train({
-    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }, LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}),
+    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(DECODER_ONLY ? { train: 'decoder' as const } : {}) }),
     data,
     optimizer,
     disposeOptimizer: true,
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     gradAccumSteps: ACCUM,
     workers: WORKERS,
     clipGradNorm: 1.0,
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,

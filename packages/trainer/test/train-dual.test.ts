@@ -138,3 +138,28 @@ test('the local-code head trains with the tokenizer, on one engine or two alike,
     assert.ok(Math.abs(a.loss - b.loss) < 1e-4, `loss ${a.loss} vs ${b.loss}`);
   });
 });
+
+test("train: 'decoder' leaves the encoder and every code untouched and trains the decoder", async () => {
+  await useWasm();
+  const config = createMagvitConfig({ ch: 8, chMult: [1, 2], numResBlocks: [0, 1], decoderNumResBlocks: [0, 1], resolution: 64, codebookDim: 4, normGroups: 4 });
+  const tok = MagvitTokenizer.create(config, { seed: 6 });
+  const task = magvitTask(tok, {}, { train: 'decoder' });
+  const names = Object.keys(task.trainableVariables());
+  assert.ok(names.length > 0 && names.every((n) => n.startsWith('decoder.')), names.join(', '));
+  assert.equal(task.engineModule, undefined, 'decoder-only tasks train on one engine');
+  const snapshot = () => new Map([...tok.namedVariables()].map(([n, v]) => [n, v.dataSync().slice()]));
+  const images = tf.tidy(() => tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 4) as tf.Tensor4D);
+  const codesBefore = tf.tidy(() => tok.encodeToCodes(images).dataSync().slice());
+  const before = snapshot();
+  await collect(train({ model: task, data: new ShapesWorldImageData({ seed: 2, batch: 2 }), schedule: { kind: 'constant', lr: 1e-2 }, totalSteps: 2 }));
+  const after = snapshot();
+  for (const [n, w] of before) {
+    if (!n.startsWith('decoder.')) assert.ok(w.every((x, i) => x === after.get(n)![i]), `${n} changed`);
+  }
+  assert.ok([...before].some(([n, w]) => n.startsWith('decoder.') && w.some((x, i) => x !== after.get(n)![i])), 'the decoder did not train');
+  assert.deepEqual(Array.from(tf.tidy(() => tok.encodeToCodes(images).dataSync())), Array.from(codesBefore));
+  assert.throws(() => magvitTask(tok, {}, { train: 'decoder', localCode: { weight: 1 } }), /decoder-only/);
+  images.dispose();
+  task.dispose();
+  tok.dispose();
+});

@@ -74,6 +74,11 @@ export interface MagvitTaskOptions {
    * checkpointed with the run but never saved with the tokenizer, predicts each patch from its code alone.
    */
   localCode?: { weight: number; hidden?: number; bits?: number; seed?: number };
+  /**
+   * 'decoder' trains only the decoder (parameters under `decoder.`): the encoder and so every code stay exactly as
+   * they are, and a generator trained on those codes stays valid while reconstructions improve. Default 'all'.
+   */
+  train?: 'all' | 'decoder';
 }
 
 /**
@@ -87,8 +92,11 @@ export function magvitTask(
   taskOptions: MagvitTaskOptions = {},
 ): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> & { dispose(): void } {
   const lc = taskOptions.localCode;
+  const decoderOnly = taskOptions.train === 'decoder';
+  if (decoderOnly && lc) throw new InvalidArgumentError('a decoder-only task cannot train the local-code head (it shapes the codes)');
   const head = lc ? createLocalCodeHead(tokenizer.config, tokenizer.downsampleFactor, lc) : undefined;
-  const variables = (): Record<string, tf.Variable> => ({ ...Object.fromEntries(tokenizer.namedVariables()), ...(head ? Object.fromEntries(head) : {}) });
+  const own = [...tokenizer.namedVariables()].filter(([name]) => !decoderOnly || name.startsWith('decoder.'));
+  const variables = (): Record<string, tf.Variable> => ({ ...Object.fromEntries(own), ...(head ? Object.fromEntries(head) : {}) });
   const task: TrainableModel<ImageBatch> & { dispose(): void } = {
     trainableVariables: variables,
     /** Frees the local-code head (the tokenizer stays the caller's). */
@@ -100,7 +108,8 @@ export function magvitTask(
     },
   };
   // Functions (a custom extra loss) and per-call target tensors cannot travel to a worker: such tasks train on one engine.
-  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode) return task;
+  // A decoder-only task trains on one engine too: engines rebuild the tokenizer from the trained tensors alone.
+  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode || decoderOnly) return task;
   const { extraLoss: _e, targets: _t, localCode: _l, ...plain } = lossOptions;
   return {
     ...task,
