@@ -30,9 +30,9 @@ export interface LocalCodeHeadOptions {
   /** Hidden width of the MLP (default 64). */
   hidden?: number;
   /**
-   * The head reads only the first `bits` dimensions of each code (default: all). With few bits — 3 hold the 7
-   * classes of a 6-colour palette — those bits are forced to name the patch's colour on their own, leaving the
-   * other bits to shape: the strongest pressure towards colour-pure codes.
+   * The head reads only the first `bits` dimensions of each code (default: all). With few bits (3 hold the 7
+   * classes of a 6-colour palette) the head asks those bits to name the patch's colour on their own. On the
+   * embedded tokenizer this raised colour purity less than the all-bits head did (TRAINING.md, fourth session).
    */
   bits?: number;
   seed?: number;
