@@ -4,6 +4,7 @@
 //   magvit/config.json + magvit/model.safetensors
 // As a script: copies the best Show-o of a run (<dir>/best) and its frozen tokenizer.
 //   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--steps 12 --guidance 2 --temperature 1 --schedule cosine]
+//        [--to DIR]   (a candidate folder to evaluate with `showo eval --model DIR`, instead of models/shapes-world)
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveWordVocabulary } from '@showo/prompting';
@@ -13,7 +14,8 @@ import { CONFIG_METADATA_KEY, parseMagvitConfig, writeMagvitConfig } from '@show
 import { ROOT, arg, log } from './common.js';
 import type { EmbeddedSetup, GenerationSettings } from './showo-common.js';
 
-export const MODELS_DIR = path.join(ROOT, 'models', 'shapes-world');
+/** Where shipping writes; `--to DIR` writes a candidate folder elsewhere (same layout) to evaluate before shipping. */
+export const MODELS_DIR = path.resolve(arg('to', path.join(ROOT, 'models', 'shapes-world')));
 
 function replaceDir(target: string, fill: (tmp: string) => Promise<void> | void): Promise<void> {
   const tmp = `${target}.tmp-${process.pid}`;

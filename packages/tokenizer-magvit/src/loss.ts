@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
-import { lfqForward } from './lfq.js';
+import { ImageShapeError } from './errors.js';
+import { lfqForward, type CodesInput } from './lfq.js';
 import type { MagvitTokenizer } from './model.js';
 import { localCodeLoss, type LocalCodeHead } from './local-code.js';
 
@@ -96,6 +97,51 @@ function weightedMean(perPixel: tf.Tensor, weights: tf.Tensor | undefined): tf.S
   return tf.div(tf.sum(tf.mul(perPixel, weights)), tf.sum(weights)) as tf.Scalar;
 }
 
+/** Options of the reconstruction term alone (shared by {@link magvitLoss} and {@link magvitDecoderLoss}). */
+type ReconstructionOptions = Pick<MagvitLossOptions, 'reconLoss' | 'edgeWeight' | 'focalGamma' | 'targets'>;
+
+function checkReconstructionOptions(options: ReconstructionOptions): { edgeWeight: number; focalGamma: number } {
+  const edgeWeight = options.edgeWeight ?? 1;
+  if (!(edgeWeight > 0)) throw new InvalidArgumentError(`edgeWeight must be positive, got ${edgeWeight}`);
+  const focalGamma = options.focalGamma ?? 0;
+  if (!(focalGamma >= 0 && Number.isFinite(focalGamma))) throw new InvalidArgumentError(`focalGamma must be a finite number ≥ 0, got ${focalGamma}`);
+  return { edgeWeight, focalGamma };
+}
+
+/** Palette class targets [B, H, W] of a batch: the given ones (shape-checked) or the images' nearest colours. */
+function paletteTargets(model: MagvitTokenizer, images: tf.Tensor4D, output: tf.Tensor4D, given: tf.Tensor3D | undefined): tf.Tensor3D {
+  const targets = given ?? nearestPaletteClass(images, model.config.palette!);
+  if (targets.shape.join(',') !== output.shape.slice(0, 3).join(',')) {
+    throw new InvalidArgumentError(`targets must be [${output.shape.slice(0, 3).join(', ')}], got [${targets.shape.join(', ')}]`);
+  }
+  return targets;
+}
+
+/** The reconstruction term of a decoder output against its images (palette cross-entropy, or L2 / L1 on RGB). */
+function reconstructionLoss(model: MagvitTokenizer, output: tf.Tensor4D, images: tf.Tensor4D, targets: tf.Tensor3D | undefined, options: ReconstructionOptions): tf.Scalar {
+  const { edgeWeight, focalGamma } = checkReconstructionOptions(options);
+  const cfg = model.config;
+  if (cfg.outputMode === 'palette') {
+    const K = cfg.palette!.length;
+    const t = targets ?? paletteTargets(model, images, output, options.targets);
+    const logp = tf.logSoftmax(output, -1);
+    let nll: tf.Tensor = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(t, 'int32'), K)), -1));
+    if (focalGamma > 0) {
+      const miss = tf.sub(1, tf.exp(tf.neg(nll))); // 1 − p
+      // pow is ~10× slower than a multiply on wasm: the usual exponents get plain products.
+      const factor = focalGamma === 1 ? miss : focalGamma === 2 ? tf.square(miss) : tf.pow(miss, focalGamma);
+      nll = tf.mul(nll, factor);
+    }
+    const weights = edgeWeight === 1 ? undefined : tf.add(1, tf.mul(edgeWeight - 1, edgeMask(t, (a, b) => tf.notEqual(a, b))));
+    return weightedMean(nll, weights);
+  }
+  const diff = tf.sub(output, images);
+  const perPixel = tf.mean(options.reconLoss === 'l1' ? tf.abs(diff) : tf.square(diff), -1);
+  const weights =
+    edgeWeight === 1 ? undefined : tf.add(1, tf.mul(edgeWeight - 1, edgeMask(images, (a, b) => tf.any(tf.greater(tf.abs(tf.sub(a, b)), 1 / 32), -1))));
+  return weightedMean(perPixel, weights);
+}
+
 /**
  * The tokenizer objective on images [B, H, W, 3] in [−1, 1]: encode, quantise (straight-through sign), decode,
  * and return the terms. Differentiable with respect to `model.trainableVariables()`; call inside `tf.tidy` or a
@@ -104,47 +150,47 @@ function weightedMean(perPixel: tf.Tensor, weights: tf.Tensor | undefined): tf.S
 export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options: MagvitLossOptions = {}): MagvitLosses {
   model.checkImages(images);
   const cfg = model.config;
-  const edgeWeight = options.edgeWeight ?? 1;
-  if (!(edgeWeight > 0)) throw new InvalidArgumentError(`edgeWeight must be positive, got ${edgeWeight}`);
-  const focalGamma = options.focalGamma ?? 0;
-  if (!(focalGamma >= 0 && Number.isFinite(focalGamma))) throw new InvalidArgumentError(`focalGamma must be a finite number ≥ 0, got ${focalGamma}`);
+  checkReconstructionOptions(options);
+  if (options.localCode && cfg.outputMode !== 'palette') throw new InvalidArgumentError('the local-code term needs a palette tokenizer');
   return tf.tidy(() => {
     const z = model.forwardEncoder(images);
     const q = lfqForward(z, cfg);
     const output = model.forwardDecoder(q.zq as tf.Tensor4D);
-    let recon: tf.Scalar;
-    let local: tf.Scalar | undefined;
-    if (options.localCode && cfg.outputMode !== 'palette') throw new InvalidArgumentError('the local-code term needs a palette tokenizer');
-    if (cfg.outputMode === 'palette') {
-      const K = cfg.palette!.length;
-      const targets = options.targets ?? nearestPaletteClass(images, cfg.palette!);
-      if (targets.shape.join(',') !== output.shape.slice(0, 3).join(',')) {
-        throw new InvalidArgumentError(`targets must be [${output.shape.slice(0, 3).join(', ')}], got [${targets.shape.join(', ')}]`);
-      }
-      if (options.localCode) local = localCodeLoss(q.zq as tf.Tensor4D, targets, options.localCode.head, K);
-      const logp = tf.logSoftmax(output, -1);
-      let nll: tf.Tensor = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(targets, 'int32'), K)), -1));
-      if (focalGamma > 0) {
-        const miss = tf.sub(1, tf.exp(tf.neg(nll))); // 1 − p
-        // pow is ~10× slower than a multiply on wasm: the usual exponents get plain products.
-        const factor = focalGamma === 1 ? miss : focalGamma === 2 ? tf.square(miss) : tf.pow(miss, focalGamma);
-        nll = tf.mul(nll, factor);
-      }
-      const weights = edgeWeight === 1 ? undefined : tf.add(1, tf.mul(edgeWeight - 1, edgeMask(targets, (a, b) => tf.notEqual(a, b))));
-      recon = weightedMean(nll, weights);
-    } else {
-      const diff = tf.sub(output, images);
-      const perPixel = tf.mean(options.reconLoss === 'l1' ? tf.abs(diff) : tf.square(diff), -1);
-      const weights =
-        edgeWeight === 1 ? undefined : tf.add(1, tf.mul(edgeWeight - 1, edgeMask(images, (a, b) => tf.any(tf.greater(tf.abs(tf.sub(a, b)), 1 / 32), -1))));
-      recon = weightedMean(perPixel, weights);
-    }
+    const targets = cfg.outputMode === 'palette' ? paletteTargets(model, images, output, options.targets) : undefined;
+    const recon = reconstructionLoss(model, output, images, targets, options);
+    const local = options.localCode ? localCodeLoss(q.zq as tf.Tensor4D, targets!, options.localCode.head, cfg.palette!.length) : undefined;
     const entropy = tf.mul(q.entropy, options.entropyWeight ?? 1) as tf.Scalar;
     const commit = tf.mul(q.commit, options.commitWeight ?? 1) as tf.Scalar;
     let total = tf.addN([tf.mul(recon, options.reconWeight ?? 1), entropy, commit]) as tf.Scalar;
     if (local) total = tf.add(total, tf.mul(local, options.localCode!.weight)) as tf.Scalar;
     if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
     return local ? { total, recon, entropy, commit, local } : { total, recon, entropy, commit };
+  });
+}
+
+/**
+ * The decoder's objective on given codes: decode `codes` [B, h·w] and compare with `images` [B, H, W, 3] (the
+ * reconstruction term of {@link magvitLoss}, with its `reconWeight`, edge weight, focal exponent, targets and extra
+ * loss; no quantiser terms, since no encoder runs). With the images' own codes this is the decoder half of
+ * `magvitLoss`. With codes that differ from them — a generator's imperfect samples, say — it trains a decoder
+ * that turns such codes into clean images while the encoder, and so every code, stays as it is. Differentiable
+ * with respect to the decoder's variables; codes outside the codebook are a `CodeRangeError`, a codes grid that
+ * does not match the images an `ImageShapeError`.
+ */
+export function magvitDecoderLoss(model: MagvitTokenizer, codes: CodesInput, images: tf.Tensor4D, options: MagvitLossOptions = {}): MagvitLosses {
+  model.checkImages(images);
+  checkReconstructionOptions(options);
+  if (options.localCode) throw new InvalidArgumentError('the local-code term shapes the codes; the decoder loss cannot use it');
+  const [b, H, W] = images.shape;
+  const f = model.downsampleFactor;
+  return tf.tidy(() => {
+    const latent = model.codesToLatent(codes, [H / f, W / f]);
+    if (latent.shape[0] !== b) throw new ImageShapeError(`codes are for ${latent.shape[0]} image(s) but ${b} image(s) were given`);
+    const output = model.forwardDecoder(latent);
+    const recon = reconstructionLoss(model, output, images, undefined, options);
+    let total = tf.mul(recon, options.reconWeight ?? 1) as tf.Scalar;
+    if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
+    return { total, recon, entropy: tf.scalar(0), commit: tf.scalar(0) };
   });
 }
 

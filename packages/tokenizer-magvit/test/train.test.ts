@@ -9,6 +9,9 @@ import {
   localCodeHeadFrom,
   localCodeLoss,
   MagvitTokenizer,
+  CodeRangeError,
+  ImageShapeError,
+  magvitDecoderLoss,
   magvitLoss,
   magvitLossAndGrads,
   nearestPaletteClass,
@@ -172,5 +175,47 @@ describe('training (wasm)', () => {
     assert.throws(() => magvitLoss(model, images, { targets, localCode: { weight: 1, head: localCodeHeadFrom(wrong)! } }), /local-code head predicts/);
     tf.dispose([images, targets, ...vars.values(), ...wrong.values()]);
     model.dispose();
+  });
+
+  it('decoder loss: with the images\' own codes it is magvitLoss\'s reconstruction; other codes change it; bad codes are typed errors', () => {
+    const palette: [number, number, number][] = [
+      [255, 255, 255],
+      [0, 0, 0],
+      [220, 40, 40],
+    ];
+    for (const pal of [undefined, palette]) {
+      const model = MagvitTokenizer.create(createMagvitConfig({ ch: 32, chMult: [1, 1], numResBlocks: 1, resolution: 16, codebookDim: 4, ...(pal ? { palette: pal } : {}) }), { seed: 3 });
+      const images = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 12) as tf.Tensor4D;
+      const opts: MagvitLossOptions = { edgeWeight: 3, focalGamma: pal ? 2 : 0, reconWeight: 2 };
+      const start = tf.memory().numTensors;
+      const codes = tf.tidy(() => model.encodeToCodes(images));
+      const own = tf.tidy(() => Array.from(codes.dataSync()));
+      const [full, dec] = tf.tidy(() => {
+        const a = magvitLoss(model, images, opts);
+        const b = magvitDecoderLoss(model, codes, images, opts);
+        assert.equal(b.entropy.dataSync()[0], 0);
+        assert.ok(Math.abs(b.total.dataSync()[0] - 2 * b.recon.dataSync()[0]) < 1e-6);
+        return [a.recon.dataSync()[0], b.recon.dataSync()[0]];
+      });
+      assert.ok(Math.abs(full - dec) < 1e-5 * Math.max(1, full), `${pal ? 'palette' : 'rgb'}: ${full} vs ${dec}`);
+      // Flipping one bit of every code changes what the decoder sees, and so the loss.
+      const flipped = own.map((c) => c ^ 1);
+      const other = tf.tidy(() => magvitDecoderLoss(model, { data: flipped, batch: 2 }, images, opts).recon.dataSync()[0]);
+      assert.notEqual(other, dec);
+      // Gradients reach the decoder only (no encoder runs).
+      const { value, grads } = tf.variableGrads(() => magvitDecoderLoss(model, codes, images, opts).total, model.trainableVariables());
+      value.dispose();
+      const names = new Map([...model.namedVariables()].map(([n, v]) => [v.name, n]));
+      const reached = Object.keys(grads).filter((k) => tf.tidy(() => tf.sum(tf.abs(grads[k]!)).dataSync()[0]) > 0).map((k) => names.get(k)!);
+      assert.ok(reached.length > 0 && reached.every((n) => n.startsWith('decoder.')), reached.join(', '));
+      tf.dispose(grads);
+      assert.throws(() => magvitDecoderLoss(model, { data: own.slice(0, own.length / 2), batch: 1 }, images, opts), ImageShapeError);
+      assert.throws(() => magvitDecoderLoss(model, { data: own.slice(0, own.length - 2), batch: 2 }, images, opts), CodeRangeError);
+      assert.throws(() => magvitDecoderLoss(model, { data: own.map(() => 16), batch: 2 }, images, opts), CodeRangeError);
+      codes.dispose();
+      assert.equal(tf.memory().numTensors, start);
+      images.dispose();
+      model.dispose();
+    }
   });
 });

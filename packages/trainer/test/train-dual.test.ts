@@ -163,3 +163,26 @@ test("train: 'decoder' leaves the encoder and every code untouched and trains th
   task.dispose();
   tok.dispose();
 });
+
+test("train: 'decoder' reads a batch's own codes when it has them; only decoder-only tasks accept them", async () => {
+  await useWasm();
+  const config = createMagvitConfig({ ch: 8, chMult: [1, 2], numResBlocks: [0, 1], decoderNumResBlocks: [0, 1], resolution: 64, codebookDim: 4, normGroups: 4 });
+  const tok = MagvitTokenizer.create(config, { seed: 6 });
+  const task = magvitTask(tok, {}, { train: 'decoder' });
+  const batch = new ShapesWorldImageData({ seed: 3, batch: 2 }).next().value;
+  const start = tf.memory().numTensors;
+  const lossOf = (b: typeof batch) => tf.tidy(() => task.lossFn(b).total.dataSync()[0]);
+  const images = tf.tensor4d(batch.pixels, [2, 64, 64, 3]);
+  const own = tf.tidy(() => tok.encodeToCodes(images).dataSync() as Int32Array);
+  images.dispose();
+  assert.ok(Math.abs(lossOf(batch) - lossOf({ ...batch, codes: own })) < 1e-6, 'own codes given = own codes computed');
+  const noisy = own.map((c, i) => (i % 3 === 0 ? (c + 5) % 16 : c));
+  assert.notEqual(lossOf({ ...batch, codes: noisy }), lossOf(batch));
+  assert.throws(() => lossOf({ ...batch, codes: own.slice(0, 100) }), /codes/);
+  const full = magvitTask(tok);
+  assert.throws(() => tf.tidy(() => full.lossFn({ ...batch, codes: own }).total), /decoder/);
+  assert.equal(tf.memory().numTensors, start);
+  task.dispose();
+  full.dispose();
+  tok.dispose();
+});

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
 import { CANVAS_SIZE, randomScene, renderScene, sampleHowto, type RandomSceneOptions, type Scene } from '@showo/shapes-world';
-import { createLocalCodeHead, localCodeHeadFrom, magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
+import { createLocalCodeHead, localCodeHeadFrom, magvitDecoderLoss, magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
 import type { EngineCall, EngineTrainable, JsonValue, LossOutput, Stateful, TrainableModel } from '../types.js';
 import type { MagvitEngineOptions } from './magvit-engine.js';
 
@@ -13,6 +13,11 @@ export interface ImageBatch {
   size: number;
   /** Row-major [batch, size, size, 3]. */
   pixels: Float32Array;
+  /**
+   * Decoder-only tasks: the codes the decoder reads instead of the images' own, row-major [batch, h·w] — e.g. a
+   * generator's imperfect samples of these scenes, so the decoder learns to turn them into the clean images.
+   */
+  codes?: Int32Array;
 }
 
 /**
@@ -76,7 +81,8 @@ export interface MagvitTaskOptions {
   localCode?: { weight: number; hidden?: number; bits?: number; seed?: number };
   /**
    * 'decoder' trains only the decoder (parameters under `decoder.`): the encoder and so every code stay exactly as
-   * they are, and a generator trained on those codes stays valid while reconstructions improve. Default 'all'.
+   * they are, and a generator trained on those codes stays valid while reconstructions improve. The decoder reads
+   * each batch's `codes` when it has them (see {@link ImageBatch}), else the images' own codes. Default 'all'.
    */
   train?: 'all' | 'decoder';
 }
@@ -103,6 +109,14 @@ export function magvitTask(
     dispose: () => head?.forEach((v) => v.dispose()),
     lossFn(b: ImageBatch): LossOutput {
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
+      if (b.codes && !decoderOnly) throw new InvalidArgumentError('batches with their own codes train the decoder only (train: "decoder")');
+      if (decoderOnly) {
+        // The encoder is frozen: its codes are data here, computed outside any gradient.
+        const codes = b.codes ? { data: b.codes, batch: b.batch } : tf.tidy(() => tokenizer.encodeToCodes(images));
+        const l = magvitDecoderLoss(tokenizer, codes, images, lossOptions);
+        if (!b.codes) (codes as tf.Tensor).dispose();
+        return { total: l.total, parts: { recon: l.recon }, tokens: b.batch * b.size * b.size };
+      }
       const l = magvitLoss(tokenizer, images, head ? { ...lossOptions, localCode: { weight: lc!.weight, head: localCodeHeadFrom(head)! } } : lossOptions);
       return { total: l.total, parts: { recon: l.recon, entropy: l.entropy, commit: l.commit, ...(l.local ? { local: l.local } : {}) }, tokens: b.batch * b.size * b.size };
     },
