@@ -5,6 +5,10 @@
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
 //        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
+//        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
+//
+// --code-noise (with --decoder-only): the decoder reads codes that a trained Show-o has partly re-sampled, and learns
+// to render the original scene from them (see code-noise.ts); the gate log adds the agreement on such codes.
 //
 // --init starts from existing tokenizer weights (a fresh optimiser and schedule), e.g. to continue the shipped
 // tokenizer with a larger batch; the config then comes from that file.
@@ -16,9 +20,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
-import { randomScene } from '@showo/shapes-world';
+import { randomScene, sampleT2i } from '@showo/shapes-world';
 import { MagvitTokenizer, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
+import { NoisyCodeData, ShowoCodeNoise, noisyGate } from './code-noise.js';
 import { appendJsonl, arg, embeddedMagvitConfig, flag, log, tokenizerGate } from './common.js';
 
 const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
@@ -44,6 +49,11 @@ const LOCAL = Number(arg('local', '0'));
 const LOCAL_BITS = Number(arg('local-bits', '0'));
 /** Train only the decoder: codes stay exactly as they are (a Show-o trained on them stays valid). */
 const DECODER_ONLY = flag('decoder-only');
+/** With --decoder-only: a Show-o folder whose one-step samples corrupt the codes the decoder reads (code-noise.ts). */
+const CODE_NOISE = arg('code-noise', '');
+/** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
+const NOISE_SHARE = Number(arg('noise-share', '0.75'));
+const NOISE_MAX = Number(arg('noise-max', '0.5'));
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
@@ -51,7 +61,13 @@ async function main(): Promise<void> {
   const INIT = arg('init', '');
   const model = INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
   log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
-  const data = new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
+  if (CODE_NOISE && !DECODER_ONLY) throw new Error('--code-noise trains the decoder only: add --decoder-only');
+  const noise = CODE_NOISE ? await ShowoCodeNoise.load(CODE_NOISE, model) : undefined;
+  const data = noise
+    ? new NoisyCodeData(noise, model, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, share: NOISE_SHARE, maxRate: NOISE_MAX })
+    : new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
+  const noisyEvalRng = new SeededRandom(SEED + 999);
+  const noisyEvalItems = Array.from({ length: 96 }, () => sampleT2i(noisyEvalRng));
   const evalRng = new SeededRandom(SEED + 7777);
   const evalScenes = Array.from({ length: EVAL_N }, () => randomScene(evalRng, { allowHeldOut: true }));
   const gateLog = path.join(DIR, 'gate.jsonl');
@@ -75,7 +91,7 @@ async function main(): Promise<void> {
     gradAccumSteps: ACCUM,
     workers: WORKERS,
     clipGradNorm: 1.0,
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${noise ? '-noisy' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,
@@ -84,14 +100,15 @@ async function main(): Promise<void> {
       run: (step) => {
         const te = Date.now();
         const g = tokenizerGate(model, evalScenes);
+        const noisy = noise ? noisyGate(model, noise, noisyEvalItems, NOISE_MAX / 2) : undefined;
         saveMagvit(model, path.join(DIR, 'latest.safetensors'), { step: String(step) });
         const improved = g.agreement > best;
         if (improved) {
           best = g.agreement;
           saveMagvit(model, path.join(DIR, 'best.safetensors'), { step: String(step), agreement: String(g.agreement) });
         }
-        appendJsonl(gateLog, { step, agreement: g.agreement, psnr: g.psnr, exact: g.exact, codesUsed: g.codesUsed, purePixelShare: g.purePixelShare, wallS: (Date.now() - t0) / 1000, time: new Date().toISOString() });
-        log(`gate step ${step}: agreement ${g.agreement.toFixed(3)} psnr ${g.psnr.toFixed(2)} exact ${g.exact.toFixed(3)} codes ${g.codesUsed} pure ${g.purePixelShare.toFixed(3)}${improved ? ' (best)' : ''} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
+        appendJsonl(gateLog, { step, agreement: g.agreement, ...(noisy !== undefined ? { noisyAgreement: noisy } : {}), psnr: g.psnr, exact: g.exact, codesUsed: g.codesUsed, purePixelShare: g.purePixelShare, wallS: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+        log(`gate step ${step}: agreement ${g.agreement.toFixed(3)} psnr ${g.psnr.toFixed(2)} exact ${g.exact.toFixed(3)} codes ${g.codesUsed} pure ${g.purePixelShare.toFixed(3)}${noisy !== undefined ? ` noisy-codes agreement ${noisy.toFixed(3)}` : ''}${improved ? ' (best)' : ''} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
         if (g.failures.length) log(`  e.g. ${g.failures.slice(0, 3).map((f) => `${f.original} -> ${f.decoded}`).join(' ; ')}`);
         return { agreement: g.agreement, psnr: g.psnr };
       },
@@ -105,7 +122,7 @@ async function main(): Promise<void> {
           if (e.step - lastLog >= 10 || e.step <= 3) {
             lastLog = e.step;
             const p = e.parts;
-            log(`step ${e.step} loss ${e.loss.toFixed(4)} recon ${p.recon?.toFixed(4)} ent ${p.entropy?.toFixed(4)} commit ${p.commit?.toFixed(4)}${p.local !== undefined ? ` local ${p.local.toFixed(4)}` : ''} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
+            log(`step ${e.step} loss ${e.loss.toFixed(4)} recon ${p.recon?.toFixed(4)} ent ${p.entropy?.toFixed(4)} commit ${p.commit?.toFixed(4)}${p.local !== undefined ? ` local ${p.local.toFixed(4)}` : ''}${data instanceof NoisyCodeData ? ` noised ${data.lastChanged} codes` : ''} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
           }
         } else if (e.type === 'checkpoint') log(`checkpoint ${e.path}`);
         else if (e.type === 'done') log(`done: ${e.reason} at step ${e.step}`);
