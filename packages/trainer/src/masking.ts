@@ -30,6 +30,16 @@ export interface ImageMaskingOptions {
    * `null`/absent disables it and draws no uniform for the decision, as the official code does).
    */
   contiguousRegionProb?: number | null;
+  /**
+   * Not in the official code. Probability of masking the rows' object regions instead (one decision for the
+   * batch, drawn after the timesteps and before the contiguous decision; absent = the official draws exactly).
+   * Each row then masks every cell of its `objectRegions` (row-major cell indices into the token grid), whatever
+   * its timestep: the background around tells where an object is, only the caption can say what it is — the
+   * context of MaskGIT's last steps, where a shape is decided. A row without regions falls back to random masking.
+   */
+  objectRegionProb?: number;
+  /** Per row, the cells that make up its objects' regions (see `objectRegionProb`). */
+  objectRegions?: readonly (readonly number[])[];
 }
 
 /** Result of {@link maskImageTokens}; arrays are row-major [B, N]. */
@@ -46,6 +56,8 @@ export interface ImageMaskingResult {
   numMasked: Int32Array;
   /** Whether the contiguous-rectangle mode was drawn (one decision for the whole batch, as official). */
   contiguous: boolean;
+  /** Whether the object-region mode was drawn (see `objectRegionProb`). */
+  objectRegions: boolean;
 }
 
 /**
@@ -80,12 +92,37 @@ export function maskImageTokens(
     numMasked[b] = Math.max(1, roundHalfEven(Math.fround(seqLen * p)));
   }
   const mask = new Uint8Array(batch * seqLen);
+  const regionProb = options.objectRegionProb;
+  if (regionProb !== undefined && !(regionProb >= 0 && regionProb <= 1)) throw new InvalidArgumentError(`objectRegionProb must be in [0, 1], got ${regionProb}`);
+  const regions = options.objectRegions;
+  if (regionProb !== undefined && regionProb > 0 && regions?.length !== batch) {
+    throw new InvalidArgumentError(`objectRegionProb needs objectRegions for each of the ${batch} rows, got ${regions?.length ?? 0}`);
+  }
+  const byRegion = regionProb !== undefined && uniforms.next() < regionProb;
+  // Rows of the region mode that have no region take the random mode below, like every row otherwise.
+  const randomRows = new Uint8Array(batch).fill(1);
+  if (byRegion) {
+    for (let b = 0; b < batch; b++) {
+      const cells = regions![b]!;
+      if (cells.length === 0) continue;
+      randomRows[b] = 0;
+      let n = 0;
+      for (const c of cells) {
+        if (!(Number.isInteger(c) && c >= 0 && c < seqLen)) throw new InvalidArgumentError(`object region cell ${c} of row ${b} is outside the ${seqLen}-token grid`);
+        if (!mask[b * seqLen + c]) n++;
+        mask[b * seqLen + c] = 1;
+      }
+      numMasked[b] = n;
+      maskProb[b] = Math.fround(n / seqLen);
+    }
+  }
   const prob = options.contiguousRegionProb;
-  const contiguous = prob !== undefined && prob !== null && uniforms.next() < prob;
+  const contiguous = !byRegion && prob !== undefined && prob !== null && uniforms.next() < prob;
   if (!contiguous) {
     const u = new Float32Array(seqLen);
     const order = new Int32Array(seqLen);
     for (let b = 0; b < batch; b++) {
+      if (!randomRows[b]) continue;
       for (let j = 0; j < seqLen; j++) {
         u[j] = uniforms.next();
         order[j] = j;
@@ -114,5 +151,5 @@ export function maskImageTokens(
     inputIds[i] = mask[i] ? options.maskId : tokens[i];
     labels[i] = mask[i] ? tokens[i] : IGNORE_INDEX;
   }
-  return { inputIds, labels, mask, maskProb, numMasked, contiguous };
+  return { inputIds, labels, mask, maskProb, numMasked, contiguous, objectRegions: byRegion };
 }

@@ -2,6 +2,7 @@ import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
 import type { TextInput, UniversalPrompting } from '@showo/prompting';
 import {
   CANVAS_SIZE,
+  SIZE_PIXELS,
   questionsAbout,
   renderScene,
   sampleClass,
@@ -11,6 +12,7 @@ import {
   sampleT2i,
   type GeneratorOptions,
   type Scene,
+  type SceneObject,
 } from '@showo/shapes-world';
 import { buildHowtoBatch, buildShowoBatch, type ShowoBatch, type ShowoBatchOptions } from '../showo/batch.js';
 import { buildInterleavedHowtoBatch } from '../showo/howto.js';
@@ -56,6 +58,36 @@ export interface ShapesWorldDataOptions {
   generator?: Omit<GeneratorOptions, 'allowHeldOut'>;
   /** Image-token masking and caption dropout of t2i rows. */
   corruption?: ShowoBatchOptions;
+}
+
+/**
+ * The token-grid cells (row-major, `side`×`side` over the canvas) whose patch meets an object's bounding box, grown
+ * by `margin` patches.
+ */
+export function objectRegionCells(objects: readonly SceneObject[], side: number, margin = 0): number[] {
+  const patch = CANVAS_SIZE / side;
+  const cells = new Set<number>();
+  for (const o of objects) {
+    const half = SIZE_PIXELS[o.size] / 2;
+    const lo = (v: number) => Math.max(0, Math.floor((v - half) / patch) - margin);
+    const hi = (v: number) => Math.min(side - 1, Math.floor((v + half) / patch) + margin);
+    for (let y = lo(o.cy); y <= hi(o.cy); y++) for (let x = lo(o.cx); x <= hi(o.cx); x++) cells.add(y * side + x);
+  }
+  return [...cells].sort((a, b) => a - b);
+}
+
+/**
+ * The region a t2i row masks in the object-region mode: each object with probability 3/4 (at least one), each
+ * grown by 0 or 1 patch — so the model also learns to complete a scene whose other objects are already drawn.
+ */
+export function sampleObjectRegion(scene: Scene, side: number, rng: SeededRandom): number[] {
+  const objs = scene.objects;
+  if (objs.length === 0) return [];
+  const chosen = objs.filter(() => rng.next() < 0.75);
+  if (chosen.length === 0) chosen.push(objs[Math.min(objs.length - 1, Math.floor(rng.next() * objs.length))]!);
+  const cells = new Set<number>();
+  for (const o of chosen) for (const c of objectRegionCells([o], side, rng.next() < 0.5 ? 0 : 1)) cells.add(c);
+  return [...cells].sort((a, b) => a - b);
 }
 
 /** Canonical key of a scene (for the code cache). */
@@ -189,10 +221,13 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
       }
     }
     const codes = await this.codesOf([...t2i.map((x) => x.scene), ...mmu.map((x) => x.scene)]);
+    const side = Math.round(Math.sqrt(this.o.prompting.numVqTokens));
+    // Region choices come from the corruption generator, and only when the mode is on (streams stay as they were).
+    const regions = this.o.corruption?.masking?.objectRegionProb ? t2i.map((x) => sampleObjectRegion(x.scene, side, this.noiseRng)) : undefined;
     return buildShowoBatch(
       this.o.prompting,
       {
-        ...(t2i.length ? { t2i: { texts: t2i.map((x) => x.text), imageIds: codes.slice(0, t2i.length) } } : {}),
+        ...(t2i.length ? { t2i: { texts: t2i.map((x) => x.text), imageIds: codes.slice(0, t2i.length), ...(regions ? { objectRegions: regions } : {}) } } : {}),
         ...(lm.length ? { lm: { texts: lm } } : {}),
         ...(mmu.length ? { mmu: { texts: mmu.map((x) => x.text), imageIds: codes.slice(t2i.length) } } : {}),
       },
@@ -207,7 +242,9 @@ export class ShapesWorldShowoData implements AsyncIterator<ShowoBatch>, AsyncIte
     const codes = await this.codesOf(scenes);
     let k = 0;
     const rows = samples.map((s) => ({ question: s.question, steps: s.steps.map((st) => ({ text: st.text, imageIds: codes[k++] })) }));
-    const options = this.o.corruption?.masking ? { masking: this.o.corruption.masking } : {};
+    // Keyframes are masked as officially: the object-region mode applies to t2i rows only.
+    const { objectRegionProb: _regions, ...masking } = this.o.corruption?.masking ?? {};
+    const options = this.o.corruption?.masking ? { masking } : {};
     if (this.o.howto?.text) return buildInterleavedHowtoBatch(this.o.prompting, rows, this.noiseRng, options);
     return buildHowtoBatch(this.o.prompting, rows, this.noiseRng, options);
   }

@@ -39,7 +39,8 @@ export type ImageIds = ArrayLike<number>;
 
 /** The raw material of a mixed batch. Any part may be absent or empty. */
 export interface ShowoBatchInput {
-  t2i?: { texts: readonly TextInput[]; imageIds: readonly ImageIds[] };
+  /** `objectRegions`: per row, the token-grid cells of its objects (for `masking.objectRegionProb`). */
+  t2i?: { texts: readonly TextInput[]; imageIds: readonly ImageIds[]; objectRegions?: readonly (readonly number[])[] };
   lm?: { texts: readonly TextInput[] };
   mmu?: { texts: readonly TextInput[]; imageIds: readonly ImageIds[] };
 }
@@ -47,7 +48,7 @@ export interface ShowoBatchInput {
 /** How the image tokens and captions of t2i rows are corrupted for training. */
 export interface ShowoBatchOptions {
   /** Image-token masking (official `mask_or_random_replace_tokens` settings); `maskId` comes from the layout. */
-  masking?: Omit<ImageMaskingOptions, 'maskId'>;
+  masking?: Omit<ImageMaskingOptions, 'maskId' | 'objectRegions'>;
   /** Caption dropout probability of t2i rows (default: the prompting's, official 0.1). */
   condDropoutProb?: number;
 }
@@ -101,7 +102,11 @@ export function buildShowoBatch(prompting: UniversalPrompting, input: ShowoBatch
       if (img.length !== N) throw new InvalidArgumentError(`t2i image ${b} has ${img.length} tokens, expected ${N}`);
       tokens.set(Array.from(img), b * N);
     });
-    const masked = maskImageTokens(tokens, bt, N, uniforms, { ...options.masking, maskId: layout.maskId });
+    const masked = maskImageTokens(tokens, bt, N, uniforms, {
+      ...options.masking,
+      maskId: layout.maskId,
+      ...(t2i.objectRegions ? { objectRegions: t2i.objectRegions } : {}),
+    });
     const dropoutUniforms = Array.from({ length: bt }, () => uniforms.next());
     const p = prompting.t2i({
       texts: t2i.texts,

@@ -40,7 +40,8 @@ export interface StageConfig {
     /** `text: true` adds next-token prediction on the step texts (see `ShapesWorldDataOptions.howto`). */
     howto?: { batch: number; every: number; text?: boolean } | null;
     condDropoutProb?: number;
-    masking?: { minMaskingRate?: number; contiguousRegionProb?: number | null };
+    /** `objectRegionProb` (not official): see `ImageMaskingOptions.objectRegionProb`. */
+    masking?: { minMaskingRate?: number; contiguousRegionProb?: number | null; objectRegionProb?: number };
     generator?: ShapesWorldDataOptions['generator'];
   };
   loss: ShowoLossCoefficients;
@@ -85,6 +86,9 @@ export function parseStageConfig(json: unknown, source = 'stage config'): StageC
     need(c.data.qaPerRow === undefined || posInt(c.data.qaPerRow), 'data.qaPerRow must be a positive integer');
     const p = c.data.condDropoutProb;
     need(p === undefined || (typeof p === 'number' && p >= 0 && p <= 1), 'data.condDropoutProb must lie in [0, 1]');
+    const m = c.data.masking;
+    const inUnit = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
+    need(m === undefined || (isObj(m) && (m.objectRegionProb === undefined || inUnit(m.objectRegionProb))), 'data.masking.objectRegionProb must lie in [0, 1]');
     if ((c.data.generator as { allowHeldOut?: unknown } | undefined)?.allowHeldOut) problems.push('data.generator.allowHeldOut is not allowed in training');
   }
   if (!isObj(c.loss)) problems.push('loss must be { t2i, lm, mmu }');
