@@ -194,3 +194,41 @@ test('qaPerRow packs further question–answer pairs about the same image after 
   });
   assert.ok(pairs > three.texts.length, 'some rows carry more than one pair');
 });
+
+test('objectRegionProb: t2i rows mask only around their objects (so the background says where); how-to still builds', async () => {
+  const s = tinySetup({ patch: 4 });
+  const N = s.prompting.numVqTokens;
+  const side = Math.round(Math.sqrt(N));
+  const data = new ShapesWorldShowoData({
+    prompting: s.prompting,
+    encoder: s.encoder,
+    seed: 4,
+    batch: { t2i: 4, mmu: 1 },
+    howto: { batch: 1, every: 3 },
+    corruption: { masking: { objectRegionProb: 1 } },
+  });
+  const blank = (await s.encoder.encode([new Uint8Array(64 * 64 * 3).fill(255)], 64))[0]![0]! + s.layout.imageOffset;
+  let checked = 0;
+  for (let i = 0; i < 6; i++) {
+    const b = (await data.next()).value;
+    if (b.kind === 'howto') continue;
+    for (let r = 0; r < b.batchT2i; r++) {
+      const start = r * b.length + b.length - N - 1;
+      const ids = b.inputIds.subarray(start, start + N);
+      const labels = b.labels.subarray(start, start + N);
+      const codes = Array.from(ids, (id, j) => (labels[j] !== IGNORE_INDEX ? labels[j]! : id));
+      const masked = [...labels.keys()].filter((j) => labels[j] !== IGNORE_INDEX);
+      assert.ok(masked.length > 0 && masked.length < N, `row ${r}: ${masked.length} masked`);
+      assert.ok(masked.some((j) => codes[j] !== blank), 'an object is masked');
+      // Every masked cell lies within three cells of an object code (a circle leaves its box corners blank; margin one).
+      for (const j of masked) {
+        const y = Math.floor(j / side), x = j % side;
+        let near = false;
+        for (let k = 0; k < N && !near; k++) near = codes[k] !== blank && Math.abs(Math.floor(k / side) - y) <= 3 && Math.abs((k % side) - x) <= 3;
+        assert.ok(near, `masked cell ${j} is far from every object`);
+      }
+      checked++;
+    }
+  }
+  assert.ok(checked >= 12);
+});
