@@ -35,7 +35,10 @@ export class ShowoCodeNoise {
     const blank = tf.fill([1, CANVAS_SIZE, CANVAS_SIZE, 3], 1) as tf.Tensor4D;
     const codes = tf.tidy(() => this.tokenizer.encodeToCodes(blank).dataSync());
     blank.dispose();
-    this.background = codes[Math.floor(codes.length / 2) + 8]!;
+    // The blank canvas's most common code (its border codes may differ from the interior's).
+    const counts = new Map<number, number>();
+    for (const c of codes) counts.set(c, (counts.get(c) ?? 0) + 1);
+    this.background = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
   }
 
   static async load(showoDir: string, tokenizer: MagvitTokenizer): Promise<ShowoCodeNoise> {
