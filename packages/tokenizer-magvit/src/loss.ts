@@ -118,8 +118,14 @@ function paletteTargets(model: MagvitTokenizer, images: tf.Tensor4D, output: tf.
 }
 
 /** The reconstruction term of a decoder output against its images (palette cross-entropy, or L2 / L1 on RGB). */
-function reconstructionLoss(model: MagvitTokenizer, output: tf.Tensor4D, images: tf.Tensor4D, targets: tf.Tensor3D | undefined, options: ReconstructionOptions): tf.Scalar {
-  const { edgeWeight, focalGamma } = checkReconstructionOptions(options);
+function reconstructionLoss(
+  model: MagvitTokenizer,
+  output: tf.Tensor4D,
+  images: tf.Tensor4D,
+  targets: tf.Tensor3D | undefined,
+  options: ReconstructionOptions,
+  { edgeWeight, focalGamma }: { edgeWeight: number; focalGamma: number },
+): tf.Scalar {
   const cfg = model.config;
   if (cfg.outputMode === 'palette') {
     const K = cfg.palette!.length;
@@ -150,14 +156,14 @@ function reconstructionLoss(model: MagvitTokenizer, output: tf.Tensor4D, images:
 export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options: MagvitLossOptions = {}): MagvitLosses {
   model.checkImages(images);
   const cfg = model.config;
-  checkReconstructionOptions(options);
+  const checked = checkReconstructionOptions(options);
   if (options.localCode && cfg.outputMode !== 'palette') throw new InvalidArgumentError('the local-code term needs a palette tokenizer');
   return tf.tidy(() => {
     const z = model.forwardEncoder(images);
     const q = lfqForward(z, cfg);
     const output = model.forwardDecoder(q.zq as tf.Tensor4D);
     const targets = cfg.outputMode === 'palette' ? paletteTargets(model, images, output, options.targets) : undefined;
-    const recon = reconstructionLoss(model, output, images, targets, options);
+    const recon = reconstructionLoss(model, output, images, targets, options, checked);
     const local = options.localCode ? localCodeLoss(q.zq as tf.Tensor4D, targets!, options.localCode.head, cfg.palette!.length) : undefined;
     const entropy = tf.mul(q.entropy, options.entropyWeight ?? 1) as tf.Scalar;
     const commit = tf.mul(q.commit, options.commitWeight ?? 1) as tf.Scalar;
@@ -179,7 +185,7 @@ export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options:
  */
 export function magvitDecoderLoss(model: MagvitTokenizer, codes: CodesInput, images: tf.Tensor4D, options: MagvitLossOptions = {}): MagvitLosses {
   model.checkImages(images);
-  checkReconstructionOptions(options);
+  const checked = checkReconstructionOptions(options);
   if (options.localCode) throw new InvalidArgumentError('the local-code term shapes the codes; the decoder loss cannot use it');
   const [b, H, W] = images.shape;
   const f = model.downsampleFactor;
@@ -187,7 +193,7 @@ export function magvitDecoderLoss(model: MagvitTokenizer, codes: CodesInput, ima
     const latent = model.codesToLatent(codes, [H / f, W / f]);
     if (latent.shape[0] !== b) throw new ImageShapeError(`codes are for ${latent.shape[0]} image(s) but ${b} image(s) were given`);
     const output = model.forwardDecoder(latent);
-    const recon = reconstructionLoss(model, output, images, undefined, options);
+    const recon = reconstructionLoss(model, output, images, undefined, options, checked);
     let total = tf.mul(recon, options.reconWeight ?? 1) as tf.Scalar;
     if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
     return { total, recon, entropy: tf.scalar(0), commit: tf.scalar(0) };
