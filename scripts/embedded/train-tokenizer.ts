@@ -6,6 +6,11 @@
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
 //        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
 //        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
+//        [--new-decoder CH:B0,B1,B2 --init WEIGHTS.safetensors]
+//
+// --new-decoder (implies --decoder-only): keeps --init's encoder and quantiser (so its codes, and every Show-o
+// trained on them, stay valid) and trains a freshly initialised decoder of the given width and ResNet blocks per
+// level, e.g. `32:1,1,2`.
 //
 // --code-noise (with --decoder-only): the decoder reads codes that a trained Show-o has partly re-sampled, and learns
 // to render the original scene from them (see code-noise.ts); the gate log adds the agreement on such codes.
@@ -48,7 +53,8 @@ const LOCAL = Number(arg('local', '0'));
 /** The local-code head reads only the first N code bits (0: all), forcing those bits to name the patch's colour. */
 const LOCAL_BITS = Number(arg('local-bits', '0'));
 /** Train only the decoder: codes stay exactly as they are (a Show-o trained on them stays valid). */
-const DECODER_ONLY = flag('decoder-only');
+const NEW_DECODER = arg('new-decoder', '');
+const DECODER_ONLY = flag('decoder-only') || NEW_DECODER !== '';
 /** With --decoder-only: a Show-o folder whose one-step samples corrupt the codes the decoder reads (code-noise.ts). */
 const CODE_NOISE = arg('code-noise', '');
 /** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
@@ -59,7 +65,7 @@ async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
   fs.mkdirSync(DIR, { recursive: true });
   const INIT = arg('init', '');
-  const model = INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
+  const model = NEW_DECODER ? withNewDecoder(INIT, NEW_DECODER) : INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
   log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
   if (CODE_NOISE && !DECODER_ONLY) throw new Error('--code-noise trains the decoder only: add --decoder-only');
   const noise = CODE_NOISE ? await ShowoCodeNoise.load(CODE_NOISE, model) : undefined;
@@ -91,7 +97,7 @@ async function main(): Promise<void> {
     gradAccumSteps: ACCUM,
     workers: WORKERS,
     clipGradNorm: 1.0,
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${noise ? '-noisy' : ''}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,
@@ -131,6 +137,27 @@ async function main(): Promise<void> {
       complete: resolve,
     }),
   );
+}
+
+/** --init's encoder and quantiser with a fresh decoder of width `ch` and `blocks` ResNet blocks per level. */
+function withNewDecoder(init: string, spec: string): MagvitTokenizer {
+  const m = /^(\d+):(\d+(?:,\d+)*)$/.exec(spec);
+  if (!init || !m) throw new Error('--new-decoder CH:B0,B1,… needs --init WEIGHTS.safetensors');
+  const old = loadMagvit(path.resolve(init));
+  const blocks = m[2].split(',').map(Number);
+  if (blocks.length !== old.config.decoder.chMult.length) throw new Error(`--new-decoder: ${old.config.decoder.chMult.length} levels, got ${blocks.length} block counts`);
+  const config = { ...old.config, decoder: { ...old.config.decoder, ch: Number(m[1]), numResBlocks: blocks } };
+  const fresh = MagvitTokenizer.create(config, { seed: SEED });
+  const kept = fresh.namedVariables();
+  let copied = 0;
+  for (const [name, v] of old.namedVariables()) {
+    if (name.startsWith('decoder.')) continue;
+    kept.get(name)!.assign(v);
+    copied++;
+  }
+  old.dispose();
+  log(`new decoder ch ${m[1]} blocks [${blocks.join(', ')}]; ${copied} encoder / quantiser tensors kept from ${init}`);
+  return fresh;
 }
 
 main().catch((e) => {

@@ -133,6 +133,15 @@ function misfit(source: string, problems: readonly string[]): MagvitWeightsError
  * The tokenizer: parameters (tf.Variables, official names, tfjs layouts) plus the forward passes. Create with
  * {@link MagvitTokenizer.create} (random init) or `loadMagvit` (weights file); free with {@link dispose}.
  */
+/** Options of {@link MagvitTokenizer.borrow}. */
+export interface BorrowOptions {
+  /**
+   * 'decoder': only the `decoder.` parameters are needed (and checked); the view decodes codes and latents, and
+   * anything that needs the encoder throws a {@link MagvitWeightsError}. Default 'all'.
+   */
+  part?: 'all' | 'decoder';
+}
+
 export class MagvitTokenizer {
   readonly config: MagvitConfig;
   private readonly vars: Map<string, tf.Variable>;
@@ -209,9 +218,13 @@ export class MagvitTokenizer {
    * holds), e.g. the mirrored weights of a `DualEngine` worker or the tensors a gradient tape hands to a loss.
    * Nothing is copied; {@link dispose} frees nothing. Names and shapes are checked as in {@link fromTensors}.
    */
-  static borrow(config: MagvitConfig, weights: Readonly<Record<string, tf.Tensor>> | ReadonlyMap<string, tf.Tensor>): MagvitTokenizer {
+  static borrow(
+    config: MagvitConfig,
+    weights: Readonly<Record<string, tf.Tensor>> | ReadonlyMap<string, tf.Tensor>,
+    options: BorrowOptions = {},
+  ): MagvitTokenizer {
     validateMagvitConfig(config);
-    const specs = parameterSpecs(config);
+    const specs = parameterSpecs(config).filter((s) => options.part !== 'decoder' || s.name.startsWith('decoder.'));
     const get = (name: string): tf.Tensor | undefined => (weights instanceof Map ? weights.get(name) : (weights as Record<string, tf.Tensor>)[name]);
     const problems = fitProblems(specs, get);
     if (problems.length) throw misfit('<borrowed tensors>', problems);

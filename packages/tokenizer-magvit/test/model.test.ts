@@ -157,4 +157,19 @@ describe('MagvitTokenizer', () => {
     tf.dispose([logits, img]);
     m.dispose();
   });
+
+  it("borrow({ part: 'decoder' }) decodes from the decoder's weights alone and refuses encoder work", () => {
+    const decoderOnly = new Map([...model.namedVariables()].filter(([n]) => n.startsWith('decoder.')));
+    const view = MagvitTokenizer.borrow(config, decoderOnly, { part: 'decoder' });
+    const codes = [[0, 3, 5, 15, 1, 2, 8, 9, 4, 7, 6, 11, 10, 12, 13, 14]];
+    const [a, b] = tf.tidy(() => [model.decodeCodes(codes).dataSync(), view.decodeCodes(codes).dataSync()]);
+    assert.deepEqual(Array.from(b), Array.from(a));
+    assert.equal(view.trainableVariables().length, decoderOnly.size);
+    const img = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+    assert.throws(() => view.encodeToCodes(img), (e: unknown) => e instanceof MagvitWeightsError && /encoder\./.test(e.message));
+    img.dispose();
+    view.dispose();
+    assert.ok(model.namedVariables().get('decoder.conv_in.weight')!.size > 0, 'the owner keeps its tensors');
+    assert.throws(() => MagvitTokenizer.borrow(config, decoderOnly), (e: unknown) => e instanceof MagvitWeightsError && /encoder/.test(e.message));
+  });
 });

@@ -122,17 +122,38 @@ export function magvitTask(
     },
   };
   // Functions (a custom extra loss) and per-call target tensors cannot travel to a worker: such tasks train on one engine.
-  // A decoder-only task trains on one engine too: engines rebuild the tokenizer from the trained tensors alone.
-  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode || decoderOnly) return task;
+  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode) return task;
   const { extraLoss: _e, targets: _t, localCode: _l, ...plain } = lossOptions;
+  if (decoderOnly) {
+    // Engines hold only the trained (decoder) weights, so the frozen encoder's codes travel as data.
+    return {
+      ...task,
+      engineModule: MAGVIT_ENGINE_MODULE,
+      engineCall: (b: ImageBatch): EngineCall => {
+        const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
+        const codes = b.codes
+          ? tf.tensor2d(b.codes, [b.batch, b.codes.length / b.batch], 'int32')
+          : tf.tidy(() => tokenizer.encodeToCodes(images));
+        return {
+          fn: 'magvitDecoderTrainLoss',
+          inputs: { images, codes },
+          options: { config: tokenizer.config, loss: plain } satisfies MagvitEngineOptions,
+          tokens: b.batch * b.size * b.size,
+        };
+      },
+    };
+  }
   return {
     ...task,
     engineModule: MAGVIT_ENGINE_MODULE,
-    engineCall: (b: ImageBatch): EngineCall => ({
-      fn: 'magvitTrainLoss',
-      inputs: { images: tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]) },
-      options: { config: tokenizer.config, loss: plain, ...(lc ? { localCodeWeight: lc.weight } : {}) } satisfies MagvitEngineOptions,
-      tokens: b.batch * b.size * b.size,
-    }),
+    engineCall: (b: ImageBatch): EngineCall => {
+      if (b.codes) throw new InvalidArgumentError('batches with their own codes train the decoder only (train: "decoder")');
+      return {
+        fn: 'magvitTrainLoss',
+        inputs: { images: tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]) },
+        options: { config: tokenizer.config, loss: plain, ...(lc ? { localCodeWeight: lc.weight } : {}) } satisfies MagvitEngineOptions,
+        tokens: b.batch * b.size * b.size,
+      };
+    },
   };
 }

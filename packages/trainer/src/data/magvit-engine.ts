@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { EngineContext, NamedTensors } from '@showo/runtime';
-import { MagvitTokenizer, localCodeHeadFrom, magvitLoss, type MagvitConfig, type MagvitLossOptions } from '@showo/tokenizer-magvit';
+import { MagvitTokenizer, localCodeHeadFrom, magvitDecoderLoss, magvitLoss, type MagvitConfig, type MagvitLossOptions } from '@showo/tokenizer-magvit';
 
 /** Options of {@link magvitTrainLoss}: plain data (they cross to the worker). */
 export interface MagvitEngineOptions {
@@ -23,4 +23,16 @@ export function magvitTrainLoss(ctx: EngineContext, inputs: NamedTensors, option
   if (o.localCodeWeight && !head) throw new Error('magvitTrainLoss: the engine has no local-code head weights');
   const l = magvitLoss(model, inputs.images as tf.Tensor4D, head ? { ...o.loss, localCode: { weight: o.localCodeWeight!, head } } : o.loss);
   return { loss: l.total, recon: l.recon, entropy: l.entropy, commit: l.commit, ...(l.local ? { local: l.local } : {}) };
+}
+
+/**
+ * `{ loss, recon }` of the decoder alone: it renders `codes` int32 [B, h·w] (computed by the frozen encoder on the
+ * main thread, or given by the batch) and is scored against `images` float32 [B, H, W, 3]. The engine holds only
+ * the decoder's weights — the ones being trained.
+ */
+export function magvitDecoderTrainLoss(ctx: EngineContext, inputs: NamedTensors, options: unknown): NamedTensors {
+  const o = options as MagvitEngineOptions;
+  const model = MagvitTokenizer.borrow(o.config, ctx.weights, { part: 'decoder' });
+  const l = magvitDecoderLoss(model, inputs.codes as tf.Tensor2D, inputs.images as tf.Tensor4D, o.loss);
+  return { loss: l.total, recon: l.recon };
 }
