@@ -128,7 +128,7 @@ async function main(): Promise<void> {
           if (e.step - lastLog >= 10 || e.step <= 3) {
             lastLog = e.step;
             const p = e.parts;
-            log(`step ${e.step} loss ${e.loss.toFixed(4)} recon ${p.recon?.toFixed(4)} ent ${p.entropy?.toFixed(4)} commit ${p.commit?.toFixed(4)}${p.local !== undefined ? ` local ${p.local.toFixed(4)}` : ''}${data instanceof NoisyCodeData ? ` noised ${data.lastChanged} codes` : ''} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
+            log(`step ${e.step} loss ${e.loss.toFixed(4)} ${Object.entries(p).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}${data instanceof NoisyCodeData ? ` noised ${data.lastChanged} codes` : ''} lr ${e.lr.toExponential(2)} gn ${e.gradNorm.toFixed(2)} ${e.stepMs.toFixed(0)} ms/step, eta ${(e.etaMs / 60000).toFixed(1)} min, mem ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`);
           }
         } else if (e.type === 'checkpoint') log(`checkpoint ${e.path}`);
         else if (e.type === 'done') log(`done: ${e.reason} at step ${e.step}`);

@@ -106,6 +106,7 @@ export interface SamplingFlags {
   steps?: number;
   cfg?: number;
   temperature?: number;
+  codeTemperature?: number;
 }
 
 /** `--model`, `--backend`, `--seed`, `--workers`: every command that loads a model. */
@@ -129,7 +130,8 @@ export function samplingOptions(cmd: Command): Command {
   return cmd
     .option('--steps <n>', 'MaskGIT steps (default: the model\'s)', positiveInt('--steps'))
     .option('--cfg <w>', 'classifier-free guidance scale (default: the model\'s)', nonNegative('--cfg'))
-    .option('--temperature <t>', 'sampling temperature (default: the model\'s)', nonNegative('--temperature'));
+    .option('--temperature <t>', 'sampling temperature (default: the model\'s)', nonNegative('--temperature'))
+    .option('--code-temperature <t>', 'image generation: temperature of each code\'s distribution, below 1 sharpens it (default: the model\'s, else 1 as officially)', nonNegative('--code-temperature'));
 }
 
 /** Model and sampling flags together: the common flags of the model commands. */
@@ -138,8 +140,9 @@ export function commonOptions(cmd: Command): Command {
 }
 
 /** The facade options of the sampling flags that were given. */
-export function samplingRequest(o: SamplingFlags & { seed?: number }): { steps?: number; guidanceScale?: number; temperature?: number; seed?: number } {
+export function samplingRequest(o: SamplingFlags & { seed?: number }): { steps?: number; guidanceScale?: number; temperature?: number; codeTemperature?: number; seed?: number } {
   return {
+    ...(o.codeTemperature !== undefined ? { codeTemperature: o.codeTemperature } : {}),
     ...(o.steps !== undefined ? { steps: o.steps } : {}),
     ...(o.cfg !== undefined ? { guidanceScale: o.cfg } : {}),
     ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),

@@ -35,6 +35,12 @@ export interface MaskGitSchedulerOptions {
   schedule?: MaskScheduleSpec;
   /** Initial temperature of the confidence noise (default 1.0, ≥ 0). It anneals as `temp·(1 − ratio)` every step. */
   temperature?: number;
+  /**
+   * Temperature τ of the code distribution itself (default 1: the official sampler, which applies none). Codes are
+   * drawn from, and their confidence read off, p^(1/τ) renormalised per position; τ < 1 sharpens it (0: argmax).
+   * Not in the official code: a common MaskGIT knob for models whose per-position distributions are too flat.
+   */
+  codeTemperature?: number;
 }
 
 /** Where a generation stands between steps. Immutable: each step returns a new one. */
@@ -87,6 +93,7 @@ export interface MaskGitStepOutput {
 export class MaskGitScheduler {
   readonly steps: number;
   readonly temperature: number;
+  readonly codeTemperature: number;
   readonly schedule: MaskScheduleFn;
   readonly scheduleName: string;
 
@@ -94,6 +101,7 @@ export class MaskGitScheduler {
     validateMaskGitOptions(options);
     this.steps = options.steps;
     this.temperature = options.temperature ?? 1.0;
+    this.codeTemperature = options.codeTemperature ?? 1.0;
     this.schedule = resolveSchedule(options.schedule ?? 'cosine');
     this.scheduleName = scheduleName(options.schedule ?? 'cosine');
   }
@@ -144,6 +152,7 @@ export class MaskGitScheduler {
       throw new ModelOutputError(`probabilities hold ${probs.length} values, not a multiple of batch·N = ${rows}`);
     }
     const k = probs.length / rows;
+    if (this.codeTemperature !== 1) probs = sharpen(probs, k, this.codeTemperature);
     const draws = 'next' in uniforms ? this.draw(uniforms, state) : uniforms;
     if (draws.sample.length !== rows || draws.gumbel.length !== rows) {
       throw new InvalidSamplingOptionError('uniform draws', `${draws.sample.length}/${draws.gumbel.length}`, `${rows} each`);
@@ -216,4 +225,29 @@ export function validateMaskGitOptions(options: MaskGitSchedulerOptions): void {
   resolveSchedule(options.schedule ?? 'cosine');
   const t = options.temperature ?? 1.0;
   if (!(typeof t === 'number' && t >= 0 && Number.isFinite(t))) throw new InvalidSamplingOptionError('temperature', t, 'a finite number ≥ 0');
+  const ct = options.codeTemperature ?? 1.0;
+  if (!(typeof ct === 'number' && ct >= 0 && Number.isFinite(ct))) throw new InvalidSamplingOptionError('codeTemperature', ct, 'a finite number ≥ 0');
+}
+
+/** Each row of `probs` [rows, k] raised to 1/τ and renormalised (τ = 0: one-hot at the first maximum). */
+export function sharpen(probs: Float32Array, k: number, tau: number): Float32Array {
+  const out = new Float32Array(probs.length);
+  for (let o = 0; o < probs.length; o += k) {
+    let best = o;
+    for (let j = o + 1; j < o + k; j++) if (probs[j] > probs[best]) best = j;
+    if (tau === 0 || probs[best] === 0) {
+      out[best] = 1;
+      continue;
+    }
+    // Relative to the maximum, so that small probabilities raised to a large power do not all underflow.
+    const logMax = Math.log(probs[best]);
+    let sum = 0;
+    for (let j = o; j < o + k; j++) {
+      const v = probs[j] > 0 ? Math.exp((Math.log(probs[j]) - logMax) / tau) : 0;
+      out[j] = v;
+      sum += v;
+    }
+    for (let j = o; j < o + k; j++) out[j] = f32(out[j] / sum);
+  }
+  return out;
 }

@@ -74,3 +74,35 @@ test('mask_len is floor(N·γ) clamped to [1, unknown−1]; given tokens are nev
     state = out.state;
   }
 });
+
+test('codeTemperature: 1 is the official step, below 1 sharpens each distribution, 0 takes the argmax', async () => {
+  const { SeededRandom } = await import('@showo/runtime');
+  const { sharpen, InvalidSamplingOptionError } = await import('@showo/sampler');
+  const row = Float32Array.from([0.1, 0.2, 0.3, 0.4]);
+  const half = sharpen(row, 4, 0.5);
+  const z = 0.01 + 0.04 + 0.09 + 0.16;
+  [0.01, 0.04, 0.09, 0.16].forEach((v, j) => assert.ok(Math.abs(half[j]! - v / z) < 1e-6, `τ 0.5 at ${j}: ${half[j]}`));
+  assert.deepEqual(Array.from(sharpen(row, 4, 0)), [0, 0, 0, 1]);
+  // Tiny probabilities at a low temperature: no underflow to NaN, the mode takes everything.
+  const peaked = sharpen(Float32Array.from([1e-30, 1 - 1e-6, 1e-6, 0]), 4, 0.01);
+  assert.ok(peaked.every(Number.isFinite) && peaked[1] === 1, Array.from(peaked).join(' '));
+  assert.throws(() => new MaskGitScheduler({ steps: 2, codeTemperature: -1 }), InvalidSamplingOptionError);
+
+  // Same uniforms: τ = 1 equals the default scheduler; τ = 0 draws every code at its mode.
+  const n = 16;
+  const k = 8;
+  const rng = new SeededRandom(3);
+  const probs = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += probs[i * k + j] = rng.next() + (j === i % k ? 2 : 0);
+    for (let j = 0; j < k; j++) probs[i * k + j] /= sum;
+  }
+  const draws = { sample: Float32Array.from({ length: n }, () => rng.next()), gumbel: Float32Array.from({ length: n }, () => rng.next()) };
+  const stepWith = (o: { codeTemperature?: number }) => {
+    const s = new MaskGitScheduler({ steps: 4, ...o });
+    return s.step(probs, s.initialState(new Array(n).fill(MASKED), 1), draws);
+  };
+  assert.deepEqual(stepWith({ codeTemperature: 1 }), stepWith({}));
+  assert.deepEqual(Array.from(stepWith({ codeTemperature: 0 }).drawn), Array.from({ length: n }, (_, i) => i % k));
+});

@@ -37,6 +37,8 @@ export interface MaskGitDefaults {
   guidanceScale: number;
   temperature: number;
   schedule: MaskScheduleSpec;
+  /** Temperature of the code distribution (absent: 1, the official sampler). */
+  codeTemperature?: number;
 }
 
 /** Default settings of understanding (autoregressive answers). */
@@ -181,11 +183,14 @@ function maskGitBlock(block: unknown, base: MaskGitDefaults, where: string, dir:
     guidanceScale: num('guidance_scale', (v) => v >= 0 && Number.isFinite(v), base.guidanceScale),
     temperature: num('temperature', (v) => v >= 0 && Number.isFinite(v), base.temperature),
     schedule: (schedule as MaskScheduleSpec | undefined) ?? base.schedule,
+    ...(block.code_temperature !== undefined || base.codeTemperature !== undefined
+      ? { codeTemperature: num('code_temperature', (v) => v >= 0 && Number.isFinite(v), base.codeTemperature ?? 1) }
+      : {}),
   };
 }
 
 /**
- * The embedded config's `generation` block: `{steps, guidance_scale, temperature, schedule}` apply to every image
+ * The embedded config's `generation` block: `{steps, guidance_scale, temperature, code_temperature, schedule}` apply to every image
  * task; optional `inpaint` / `extrapolate` / `edit` / `howto` sub-blocks override them per task, and an `answer`
  * sub-block (`max_new_tokens`, `temperature`, `top_k`, `greedy`) sets understanding.
  */

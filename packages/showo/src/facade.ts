@@ -56,6 +56,8 @@ export interface ImageOptions {
   steps?: number;
   guidanceScale?: number;
   temperature?: number;
+  /** Temperature of the code distribution (below 1 sharpens it; default: the bundle's, else 1 as officially). */
+  codeTemperature?: number;
   schedule?: MaskScheduleSpec;
   /** A seed for this request alone (reproducible); without it the shared source of the instance is used. */
   seed?: number;
@@ -120,6 +122,7 @@ function maskGitRequest(d: MaskGitDefaults, o: ImageOptions) {
     guidanceScale: o.guidanceScale ?? d.guidanceScale,
     temperature: o.temperature ?? d.temperature,
     schedule: o.schedule ?? d.schedule,
+    ...((o.codeTemperature ?? d.codeTemperature) !== undefined ? { codeTemperature: o.codeTemperature ?? d.codeTemperature } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.uniforms ? { uniforms: o.uniforms } : {}),
     ...(o.signal ? { signal: o.signal } : {}),

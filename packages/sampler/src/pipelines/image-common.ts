@@ -47,6 +47,8 @@ export interface MaskGitRequestOptions {
   schedule?: MaskScheduleSpec;
   /** Initial confidence-noise temperature (default 1.0). */
   temperature?: number;
+  /** Temperature of the code distribution (default 1.0, the official sampler; see {@link MaskGitScheduler}). */
+  codeTemperature?: number;
   /** Classifier-free guidance w: logits = (1+w)·cond − w·uncond (default 0: no unconditional pass). */
   guidanceScale?: number;
   /** Randomness (overrides the pipeline's source and `seed`). */
@@ -100,6 +102,7 @@ export function resolveMaskGitSettings(deps: ImagePipelineDeps, o: MaskGitReques
     steps: o.steps ?? MASKGIT_DEFAULTS.steps,
     schedule: o.schedule ?? MASKGIT_DEFAULTS.schedule,
     temperature: o.temperature ?? MASKGIT_DEFAULTS.temperature,
+    ...(o.codeTemperature !== undefined ? { codeTemperature: o.codeTemperature } : {}),
   });
   const guidance = o.guidanceScale ?? MASKGIT_DEFAULTS.guidanceScale;
   if (!(typeof guidance === 'number' && guidance >= 0 && Number.isFinite(guidance))) {
