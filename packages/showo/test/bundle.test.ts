@@ -25,6 +25,27 @@ test('the embedded layout is resolved without tensors: configs, tokenizer, grid,
   assert.equal(b.layoutOptions.llmVocabSize, b.text.tokenizer.vocabSize);
 });
 
+test('generation.code_temperature is read per task and reaches the sampler; a bad value is a typed error', async () => {
+  const dir = copyTree(await tinyBundle(), path.join(tempDir(), 'm'));
+  const file = path.join(dir, 'showo', 'config.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  json.generation = { ...json.generation, code_temperature: 0.7, howto: { code_temperature: 0 } };
+  fs.writeFileSync(file, JSON.stringify(json));
+  const b = resolveModelBundle(dir);
+  assert.equal(b.generation.t2i.codeTemperature, 0.7);
+  assert.equal(b.generation.edit.codeTemperature, 0.7);
+  assert.equal(b.generation.howto.codeTemperature, 0);
+  const showo = await createShowo({ model: dir });
+  try {
+    await assert.rejects(showo.t2i('a red circle', { codeTemperature: -1 }).result(), (e: unknown) => e instanceof Error && /codeTemperature/.test(e.message));
+  } finally {
+    await showo.dispose();
+  }
+  json.generation.code_temperature = -2;
+  fs.writeFileSync(file, JSON.stringify(json));
+  assert.throws(() => resolveModelBundle(dir), (e: unknown) => e instanceof ModelBundleError && e.problem === 'INVALID' && /code_temperature/.test(e.message));
+});
+
 test('an incomplete folder is one typed error naming every missing file; a missing folder says so', async () => {
   const dir = copyTree(await tinyBundle(), path.join(tempDir(), 'm'));
   fs.rmSync(path.join(dir, 'magvit', 'model.safetensors'));
