@@ -5,6 +5,10 @@
 // As a script: copies the best Show-o of a run (<dir>/best) and its frozen tokenizer.
 //   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--steps 12 --guidance 2 --temperature 1 --schedule cosine]
 //        [--to DIR]   (a candidate folder to evaluate with `showo eval --model DIR`, instead of models/shapes-world)
+//   node --import tsx scripts/embedded/ship.ts --decoder FILE.safetensors [--to DIR]
+//        ships a tokenizer whose decoder alone was retrained (train-tokenizer.ts --new-decoder / --decoder-only) next
+//        to the Show-o already in models/shapes-world (copied when --to names another folder); it refuses a file
+//        whose encoder or quantiser differ from the shipped ones by a single bit, since the codes would change.
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveWordVocabulary } from '@showo/prompting';
@@ -74,7 +78,31 @@ export async function shipShowo(o: { model: ShowoModel; magvitFile: string; setu
   if (o.quickScores) fs.writeFileSync(path.join(MODELS_DIR, 'scores.json'), JSON.stringify(o.quickScores, null, 2) + '\n');
 }
 
+/** Ships a retrained decoder with the shipped encoder (checked bit for bit) and Show-o. */
+async function shipDecoder(file: string): Promise<void> {
+  const shipped = path.join(ROOT, 'models', 'shapes-world');
+  const old = readSafetensors(path.join(shipped, 'magvit', 'model.safetensors')).tensors;
+  const next = readSafetensors(file).tensors;
+  const codesSide = (name: string) => !name.startsWith('decoder.');
+  for (const [name, t] of old) {
+    if (!codesSide(name)) continue;
+    const u = next.get(name);
+    const same = u && u.shape.join() === t.shape.join() && Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    if (!same) throw new Error(`${file}: ${name} differs from the shipped tokenizer's, so its codes would not be the shipped Show-o's`);
+  }
+  if (MODELS_DIR !== shipped) {
+    fs.mkdirSync(MODELS_DIR, { recursive: true });
+    for (const part of ['showo', 'scores.json']) {
+      if (fs.existsSync(path.join(shipped, part))) fs.cpSync(path.join(shipped, part), path.join(MODELS_DIR, part), { recursive: true });
+    }
+  }
+  await shipMagvit(file);
+  log(`shipped the decoder of ${file} to ${MODELS_DIR}`);
+}
+
 async function main(): Promise<void> {
+  const decoder = arg('decoder', '');
+  if (decoder) return shipDecoder(path.resolve(decoder));
   const dir = path.resolve(arg('dir', 'runs/showo'));
   const { initBackend } = await import('@showo/runtime');
   await initBackend('wasm');
