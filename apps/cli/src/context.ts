@@ -107,6 +107,8 @@ export interface SamplingFlags {
   cfg?: number;
   temperature?: number;
   codeTemperature?: number;
+  /** Text-to-image only (`rerankOption`). */
+  rerank?: number;
 }
 
 /** `--model`, `--backend`, `--seed`, `--workers`: every command that loads a model. */
@@ -132,6 +134,16 @@ export function samplingOptions(cmd: Command): Command {
     .option('--cfg <w>', 'classifier-free guidance scale (default: the model\'s)', nonNegative('--cfg'))
     .option('--temperature <t>', 'sampling temperature (default: the model\'s)', nonNegative('--temperature'))
     .option('--code-temperature <t>', 'image generation: temperature of each code\'s distribution, below 1 sharpens it (default: the model\'s, else 1 as officially)', nonNegative('--code-temperature'));
+}
+
+/** `--rerank N`: the commands that generate images from text (t2i, eval, demo). */
+export function rerankOption(cmd: Command): Command {
+  return cmd.option('--rerank <n>', 'text-to-image: generate n candidates per prompt and keep the one the model itself finds the prompt the likeliest caption of (default: the model\'s, else 1)', positiveInt('--rerank'));
+}
+
+/** The facade options of a text-to-image request: the sampling flags and `--rerank`. */
+export function t2iRequest(o: SamplingFlags & { seed?: number }): ReturnType<typeof samplingRequest> & { rerank?: number } {
+  return { ...samplingRequest(o), ...(o.rerank !== undefined ? { rerank: o.rerank } : {}) };
 }
 
 /** Model and sampling flags together: the common flags of the model commands. */

@@ -17,6 +17,8 @@ export interface ImageStartEvent {
   grid: TokenGrid;
   /** Whether the model's prefix cache is used. */
   cached: boolean;
+  /** Candidates generated per prompt when the result is reranked (step events then carry batch × candidates rows). */
+  candidates?: number;
 }
 
 /** Emitted after every MaskGIT step. */
@@ -47,6 +49,22 @@ export interface ImageStepEvent {
   preview?: RgbImage[];
 }
 
+/** How a reranked generation chose its images. */
+export interface RerankOutcome {
+  /** Per prompt, the model's log-probability of the prompt as the caption of each candidate. */
+  scores: number[][];
+  /** Per prompt, the index of the candidate kept (the highest score). */
+  chosen: number[];
+}
+
+/** Emitted once the candidates of a reranked generation are scored, before the result. */
+export interface ImageRerankEvent extends RerankOutcome {
+  type: 'rerank';
+  task: ImageTask;
+  /** Every candidate's codes, prompt-major ([prompt][candidate]). */
+  candidates: Int32Array[][];
+}
+
 /** The result of an image generation. */
 export interface ImageResult {
   /** Final codes per row on {@link grid} (the official return value, every position decided). */
@@ -54,6 +72,8 @@ export interface ImageResult {
   grid: TokenGrid;
   /** Decoded images, when a codec is available and decoding was not turned off. */
   images?: RgbImage[];
+  /** Present when the images were chosen from several candidates. */
+  rerank?: RerankOutcome;
 }
 
 /** Last event of a successful image generation. */
@@ -64,7 +84,7 @@ export interface ImageDoneEvent {
 }
 
 /** Events of an image generation stream. */
-export type ImageGenerationEvent = ImageStartEvent | ImageStepEvent | ImageDoneEvent;
+export type ImageGenerationEvent = ImageStartEvent | ImageStepEvent | ImageRerankEvent | ImageDoneEvent;
 
 /** Emitted once before the first token. */
 export interface TextStartEvent {

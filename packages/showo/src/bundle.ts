@@ -39,6 +39,8 @@ export interface MaskGitDefaults {
   schedule: MaskScheduleSpec;
   /** Temperature of the code distribution (absent: 1, the official sampler). */
   codeTemperature?: number;
+  /** Text-to-image: candidates per prompt, reranked by the model's own caption likelihood (absent: 1). */
+  rerank?: number;
 }
 
 /** Default settings of understanding (autoregressive answers). */
@@ -183,6 +185,7 @@ function maskGitBlock(block: unknown, base: MaskGitDefaults, where: string, dir:
     guidanceScale: num('guidance_scale', (v) => v >= 0 && Number.isFinite(v), base.guidanceScale),
     temperature: num('temperature', (v) => v >= 0 && Number.isFinite(v), base.temperature),
     schedule: (schedule as MaskScheduleSpec | undefined) ?? base.schedule,
+    ...(block.rerank !== undefined || base.rerank !== undefined ? { rerank: num('rerank', (v) => Number.isInteger(v) && v >= 1, base.rerank ?? 1) } : {}),
     ...(block.code_temperature !== undefined || base.codeTemperature !== undefined
       ? { codeTemperature: num('code_temperature', (v) => v >= 0 && Number.isFinite(v), base.codeTemperature ?? 1) }
       : {}),
@@ -191,7 +194,8 @@ function maskGitBlock(block: unknown, base: MaskGitDefaults, where: string, dir:
 
 /**
  * The embedded config's `generation` block: `{steps, guidance_scale, temperature, code_temperature, schedule}` apply to every image
- * task; optional `inpaint` / `extrapolate` / `edit` / `howto` sub-blocks override them per task, and an `answer`
+ * task (`rerank`, text-to-image's best-of-N candidates, to t2i alone); optional `inpaint` / `extrapolate` / `edit` /
+ * `howto` sub-blocks override them per task, and an `answer`
  * sub-block (`max_new_tokens`, `temperature`, `top_k`, `greedy`) sets understanding.
  */
 function embeddedDefaults(json: Json, configFile: string, dir: string): GenerationDefaults {

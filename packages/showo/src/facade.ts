@@ -69,6 +69,15 @@ export interface ImageOptions {
   truncatePrompts?: boolean;
 }
 
+/** Options of {@link Showo.t2i}. */
+export interface T2iOptions extends ImageOptions {
+  /**
+   * Candidates per prompt; the one whose image the model finds the prompt the likeliest caption of is kept
+   * (default: the bundle's `generation.rerank`, else 1: no reranking).
+   */
+  rerank?: number;
+}
+
 export interface InpaintOptions extends ImageOptions {
   /** Pixel → token rule (default `any`: every token touching the region is regenerated). */
   maskRule?: MaskRule;
@@ -214,9 +223,10 @@ export class Showo {
   }
 
   /** Text-to-image: one image per prompt. */
-  t2i(prompt: string | readonly string[], options: ImageOptions = {}): ImageStream {
+  t2i(prompt: string | readonly string[], options: T2iOptions = {}): ImageStream {
     this.live();
-    const request = { prompts: asArray(prompt), ...maskGitRequest(this.defaults.t2i, options) };
+    const rerank = options.rerank ?? this.defaults.t2i.rerank;
+    const request = { prompts: asArray(prompt), ...maskGitRequest(this.defaults.t2i, options), ...(rerank !== undefined ? { rerank } : {}) };
     return new ImageStream(lazy(async () => this.imagePipelines.textToImage(request), options.signal), 'text-to-image');
   }
 

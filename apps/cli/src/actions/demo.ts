@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '@showo/runtime';
 import { ModelBundleError, writePngFile } from '@showo/showo';
 import type { DemoFlags } from '../commands/demo.js';
-import { samplingRequest, type CliContext } from '../context.js';
+import { t2iRequest, type CliContext } from '../context.js';
 import { writeJsonFile } from '../io.js';
 import { resolveBundle, withShowo } from '../model.js';
 import { ProgressBar } from '../progress.js';
@@ -41,7 +41,7 @@ export async function demo(ctx: CliContext, flags: DemoFlags): Promise<void> {
     ctx,
     flags,
     async (showo) => {
-      const request = samplingRequest(flags);
+      const request = t2iRequest(flags);
       const steps = request.steps ?? showo.defaults.t2i.steps;
       const bar = new ProgressBar('t2i', steps, ctx.io.stderr);
       const t1 = Date.now();

@@ -5,7 +5,7 @@ import { parseT2iJsonl, type T2iItem } from '@showo/shapes-world';
 import type { RgbImage } from '@showo/sampler';
 import { writePngFile, type Showo } from '@showo/showo';
 import type { T2iFlags } from '../commands/t2i.js';
-import { samplingRequest, type CliContext, type SamplingFlags } from '../context.js';
+import { t2iRequest, type CliContext, type SamplingFlags } from '../context.js';
 import { UsageError } from '../errors.js';
 import { batches, imageFileName, readJsonlFile } from '../io.js';
 import { withShowo } from '../model.js';
@@ -22,7 +22,7 @@ export async function generateItems(
   flags: SamplingFlags & { seed?: number; batch: number },
   onImage: (id: string, image: RgbImage) => void,
 ): Promise<void> {
-  const request = samplingRequest(flags);
+  const request = t2iRequest(flags);
   const steps = request.steps ?? showo.defaults.t2i.steps;
   const bar = new ProgressBar('t2i', items.length * steps, ctx.io.stderr);
   let done = 0;
@@ -52,7 +52,7 @@ export async function t2i(ctx: CliContext, cmd: Command, prompt: string | undefi
   if (prompt !== undefined) {
     const out = flags.out ?? path.join('out', 't2i.png');
     await withShowo(ctx, flags, async (showo) => {
-      const request = samplingRequest(flags);
+      const request = t2iRequest(flags);
       const bar = new ProgressBar('t2i', request.steps ?? showo.defaults.t2i.steps, ctx.io.stderr);
       try {
         const image = await showo.t2i(prompt, request).image((e) => e.type === 'step' && bar.update(e.step + 1));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { commonOptions, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
+import { commonOptions, rerankOption, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
 
 export interface DemoFlags extends ModelFlags, SamplingFlags {
   prompt: string;
@@ -18,7 +18,7 @@ export function demoCommand(program: Command, ctx: CliContext): void {
     .option('--prompt <text>', 'what to draw', 'a red circle')
     .option('--question <text>', 'what to ask about it', 'what color is the circle?')
     .option('--out <dir>', 'output folder', 'out');
-  commonOptions(cmd).action(async (flags: DemoFlags) => {
+  rerankOption(commonOptions(cmd)).action(async (flags: DemoFlags) => {
     const { demo } = await import('../actions/demo.js');
     await demo(ctx, flags);
   });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { commonOptions, parsers, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
+import { commonOptions, rerankOption, parsers, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
 
 export interface EvalFlags extends ModelFlags, SamplingFlags {
   t2i?: string;
@@ -34,7 +34,7 @@ export function evalCommand(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'items generated together', parsers.positiveInt('--batch'), 4)
     .option('--min-accuracy <a>', 'exit 1 when an overall accuracy (0…1) is below this', parsers.nonNegative('--min-accuracy'))
     .option('--json', 'print one JSON object instead of tables');
-  commonOptions(cmd).action(async (flags: EvalFlags) => {
+  rerankOption(commonOptions(cmd)).action(async (flags: EvalFlags) => {
     const { evaluate } = await import('../actions/eval.js');
     await evaluate(ctx, cmd, flags);
   });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { commonOptions, parsers, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
+import { commonOptions, rerankOption, parsers, type CliContext, type ModelFlags, type SamplingFlags } from '../context.js';
 
 export interface T2iFlags extends ModelFlags, SamplingFlags {
   out?: string;
@@ -16,7 +16,7 @@ export function t2iCommand(program: Command, ctx: CliContext): void {
     .option('--out <path>', 'output PNG (single prompt; default out/t2i.png) or folder (--prompts; default out/t2i)')
     .option('--prompts <file>', 'a t2i JSONL file ({"id", "prompt", …} per line): writes <out>/<id>.png for each')
     .option('--batch <n>', 'prompts generated together (--prompts)', parsers.positiveInt('--batch'), 4);
-  commonOptions(cmd).action(async (prompt: string | undefined, flags: T2iFlags) => {
+  rerankOption(commonOptions(cmd)).action(async (prompt: string | undefined, flags: T2iFlags) => {
     const { t2i } = await import('../actions/t2i.js');
     await t2i(ctx, cmd, prompt, flags);
   });

@@ -11,6 +11,8 @@ import { ExtrapolationBudgetError, ImageSizeMismatchError, InvalidSamplingOption
 import type { ImageGenerationEvent, ImageTask } from '../events.js';
 import type { MaskGitStepOutput } from '../maskgit.js';
 import { generation, type GenerationContext } from '../stream.js';
+import type { TextModel } from '../sessions.js';
+import { scoreTexts } from './text.js';
 import type { PixelMask, TokenGrid } from '../types.js';
 import {
   buildWindow,
@@ -35,6 +37,12 @@ type Ctx = GenerationContext<ImageGenerationEvent>;
 export interface TextToImageRequest extends MaskGitRequestOptions {
   /** One prompt per image (strings need the prompting's tokenizer; id lists are used as they are). */
   prompts: readonly TextInput[];
+  /**
+   * Best of N (default 1: off). N candidates are generated per prompt in one batch, and the one whose image the
+   * model itself finds the prompt the likeliest caption of ({@link scoreTexts}) is kept — the unified model checks
+   * its own drawing, as DALL·E reranked its samples with CLIP. Costs N× the generation plus one scoring pass.
+   */
+  rerank?: number;
 }
 
 /**
@@ -96,11 +104,40 @@ export function textToImage(deps: ImagePipelineDeps, request: TextToImageRequest
   const truncate = request.truncatePrompts ?? false;
   const texts = preparePrompts(deps, request.prompts, truncate);
   const n = deps.prompting.numVqTokens;
+  const candidates = request.rerank ?? 1;
+  if (!Number.isInteger(candidates) || candidates < 1) throw new InvalidSamplingOptionError('rerank', candidates, 'an integer ≥ 1 (candidates per prompt)');
+  if (candidates > 1 && !isTextModel(deps.model)) throw new InvalidArgumentError('rerank needs a model that can also score text (a sequence model such as ShowoModel)');
   return generation<ImageGenerationEvent>(async (ctx) => {
-    ctx.emit({ type: 'start', task: 't2i', batch: texts.length, steps: settings.scheduler.steps, passes: 1, grid, cached: usesCache(deps) });
+    ctx.emit({ type: 'start', task: 't2i', batch: texts.length, steps: settings.scheduler.steps, passes: 1, grid, cached: usesCache(deps), ...(candidates > 1 ? { candidates } : {}) });
     await ctx.yield();
-    await runSingleWindow(ctx, 't2i', deps, settings, texts, new Int32Array(texts.length * n).fill(MASKED), grid, truncate);
+    if (candidates === 1) {
+      await runSingleWindow(ctx, 't2i', deps, settings, texts, new Int32Array(texts.length * n).fill(MASKED), grid, truncate);
+      return;
+    }
+    // Candidates of a prompt are adjacent rows of one batch: [p0 c0, p0 c1, …, p1 c0, …].
+    const rows = texts.flatMap((t) => new Array<number[]>(candidates).fill(t));
+    const window = buildWindow(deps, rows, new Int32Array(rows.length * n).fill(MASKED), settings.guidance, truncate);
+    const out = await runMaskGitPass(ctx, deps, settings, window, settings.scheduler.initialState(new Int32Array(rows.length * n).fill(MASKED), rows.length), async (o) => {
+      ctx.emit(await stepEvent(deps, settings, 't2i', o, 0, grid, o.state.codes, o.sampled, rows.length));
+    });
+    const all = rowsOf(out.sampled, rows.length);
+    // The prompt as the caption the model scores (ids; a leading BOS is the mmu prompt's own; cut to its budget).
+    const bos = deps.prompting.layout.bosId;
+    const captionOf = (t: number[]): number[] => (t[0] === bos ? t.slice(1) : t).slice(0, deps.prompting.maxSeqLength - 2);
+    const { logProbs } = await scoreTexts({ ...deps, model: deps.model as TextModel }, { images: all.map((codes) => ({ codes })), texts: rows.map(captionOf) });
+    const scores = texts.map((_, i) => logProbs.slice(i * candidates, (i + 1) * candidates));
+    const chosen = scores.map((s) => s.indexOf(Math.max(...s)));
+    const byPrompt = texts.map((_, i) => all.slice(i * candidates, (i + 1) * candidates));
+    ctx.emit({ type: 'rerank', task: 't2i', scores, chosen, candidates: byPrompt });
+    const codes = chosen.map((c, i) => byPrompt[i]![c]!);
+    const images = settings.decode ? await decodeCodes(deps, codes, grid) : undefined;
+    ctx.emit({ type: 'done', task: 't2i', result: { codes, grid, ...(images ? { images } : {}), rerank: { scores, chosen } } });
   }, request.signal);
+}
+
+function isTextModel(model: unknown): model is TextModel {
+  const m = model as { openTextSession?: unknown; forward?: unknown };
+  return typeof m.openTextSession === 'function' || typeof m.forward === 'function';
 }
 
 /** How a pixel mask becomes a token mask. */

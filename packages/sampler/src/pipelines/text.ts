@@ -200,3 +200,70 @@ export function understand(deps: TextPipelineDeps, request: UnderstandRequest): 
     await decodeLoop(ctx, 'mmu', deps.model, deps.cache ?? 'auto', sessionInput(ids, allow), sampler, uniforms, tokenizer, L.padId);
   }, request.signal);
 }
+
+/** A request for {@link scoreTexts}. */
+export interface ScoreTextsRequest {
+  /** One image per text (codes, or pixels when the pipeline has a codec). */
+  images: readonly ImageInput[];
+  /** The texts to score, e.g. captions. */
+  texts: readonly TextInput[];
+}
+
+/** What {@link scoreTexts} returns, per row. */
+export interface TextScores {
+  /** Σ log p(token) over the text's tokens and its EOS (natural log). */
+  logProbs: number[];
+  /** Tokens scored per row (text + EOS). */
+  tokens: number[];
+}
+
+/**
+ * How likely the model finds each text as the caption of its image: the log-probability of `text EOS` after
+ * `<|mmu|> <|soi|> image <|eoi|> BOS`, the layout of the understanding training rows (`UniversalPrompting.mmu`),
+ * teacher-forced through a decoding session (KV cache when the model has one). Used to rerank generated images
+ * by the model's own understanding; frees every tensor it makes, also on error.
+ */
+export async function scoreTexts(deps: TextPipelineDeps, request: ScoreTextsRequest): Promise<TextScores> {
+  const p = deps.prompting;
+  const L = p.layout;
+  const grid = modelGrid(deps);
+  if (!Array.isArray(request.texts) || request.texts.length === 0) throw new InvalidArgumentError('at least one text is needed');
+  checkImageInputs(deps, request.images, grid, 'scored image');
+  if (request.images.length !== request.texts.length) {
+    throw new ImageSizeMismatchError('the image batch', `one image per text (${request.texts.length})`, `${request.images.length} images`);
+  }
+  const texts = p.encodeTexts(request.texts).map((t) => [...t, L.eosId]);
+  texts.forEach((t, row) => {
+    if (t.length + 1 > p.maxSeqLength) throw new PromptBudgetError(row, t.length + 1, p.maxSeqLength, 'scored text (BOS + text + EOS)');
+  });
+  const longest = Math.max(...texts.map((t) => t.length));
+  const budget = positionBudget(deps);
+  if (3 + p.numVqTokens + 1 + longest > budget) throw new PromptBudgetError(0, 3 + p.numVqTokens + 1 + longest, budget, 'mmu prompt + scored text');
+  const codes = await resolveImageCodes(deps, request.images, grid);
+  const ids = p.mmuGen({ imageIds: codes.map((c) => L.codesToIds(c)), texts: texts.map(() => []) }).inputIds;
+  const allow = createAttentionMaskForMmu(ids, { eoiId: L.special('<|eoi|>') });
+  const rows = ids.length;
+  const session = openTextSession(deps.model, sessionInput(ids, allow), deps.cache ?? 'auto');
+  const logProbs = new Array<number>(rows).fill(0);
+  try {
+    let logits = lastLogits(session.start());
+    for (let j = 0; j < longest; j++) {
+      const v = logits.length / rows;
+      const next = new Int32Array(rows);
+      for (let r = 0; r < rows; r++) {
+        const target = texts[r]![j];
+        next[r] = target ?? L.padId;
+        if (target === undefined) continue;
+        let max = -Infinity;
+        for (let k = 0; k < v; k++) max = Math.max(max, logits[r * v + k]!);
+        let sum = 0;
+        for (let k = 0; k < v; k++) sum += Math.exp(logits[r * v + k]! - max);
+        logProbs[r]! += logits[r * v + target]! - max - Math.log(sum);
+      }
+      if (j + 1 < longest) logits = lastLogits(session.append(next));
+    }
+  } finally {
+    session.dispose();
+  }
+  return { logProbs, tokens: texts.map((t) => t.length) };
+}
