@@ -28,6 +28,11 @@ test('t2i writes a 64×64 PNG', async () => {
   assert.match(r.stderr, /t2i 3\/3/, 'a progress bar fed by the step events');
   const img = decodeImage(fs.readFileSync(out));
   assert.deepEqual([img.width, img.height], [64, 64]);
+  // Best of 3 by the model's own caption likelihood, sharpened codes: still one 64×64 image.
+  const best = path.join(dir, 'b.png');
+  const r3 = await runCli(['t2i', 'a red circle', '--out', best, '--model', await tinyBundle(), '--steps', '2', '--rerank', '3', '--code-temperature', '0.5']);
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.deepEqual([decodeImage(fs.readFileSync(best)).width, decodeImage(fs.readFileSync(best)).height], [64, 64]);
 });
 
 test('t2i --prompts writes <out>/<id>.png for every line', async () => {
