@@ -50,15 +50,19 @@ export interface TextToImageRequest extends MaskGitRequestOptions {
  * and the result. Shared by t2i, inpainting and editing.
  */
 async function runSingleWindow(ctx: Ctx, task: ImageTask, deps: ImagePipelineDeps, settings: MaskGitSettings, texts: number[][], initial: Int32Array, grid: TokenGrid, truncate: boolean): Promise<void> {
-  const b = texts.length;
-  const window = buildWindow(deps, texts, initial, settings.guidance, truncate);
-  let out: MaskGitStepOutput | undefined;
-  out = await runMaskGitPass(ctx, deps, settings, window, settings.scheduler.initialState(initial, b), async (o) => {
-    ctx.emit(await stepEvent(deps, settings, task, o, 0, grid, o.state.codes, o.sampled, b));
-  });
-  const codes = rowsOf(out.sampled, b);
+  const codes = await denoiseWindow(ctx, task, deps, settings, texts, initial, grid, truncate);
   const images = settings.decode ? await decodeCodes(deps, codes, grid) : undefined;
   ctx.emit({ type: 'done', task, result: { codes, grid, ...(images ? { images } : {}) } });
+}
+
+/** The MaskGIT pass of a single window, with its step events; the final codes per row. */
+async function denoiseWindow(ctx: Ctx, task: ImageTask, deps: ImagePipelineDeps, settings: MaskGitSettings, texts: number[][], initial: Int32Array, grid: TokenGrid, truncate: boolean): Promise<Int32Array[]> {
+  const b = texts.length;
+  const window = buildWindow(deps, texts, initial, settings.guidance, truncate);
+  const out: MaskGitStepOutput = await runMaskGitPass(ctx, deps, settings, window, settings.scheduler.initialState(initial, b), async (o) => {
+    ctx.emit(await stepEvent(deps, settings, task, o, 0, grid, o.state.codes, o.sampled, b));
+  });
+  return rowsOf(out.sampled, b);
 }
 
 async function stepEvent(
@@ -116,11 +120,7 @@ export function textToImage(deps: ImagePipelineDeps, request: TextToImageRequest
     }
     // Candidates of a prompt are adjacent rows of one batch: [p0 c0, p0 c1, …, p1 c0, …].
     const rows = texts.flatMap((t) => new Array<number[]>(candidates).fill(t));
-    const window = buildWindow(deps, rows, new Int32Array(rows.length * n).fill(MASKED), settings.guidance, truncate);
-    const out = await runMaskGitPass(ctx, deps, settings, window, settings.scheduler.initialState(new Int32Array(rows.length * n).fill(MASKED), rows.length), async (o) => {
-      ctx.emit(await stepEvent(deps, settings, 't2i', o, 0, grid, o.state.codes, o.sampled, rows.length));
-    });
-    const all = rowsOf(out.sampled, rows.length);
+    const all = await denoiseWindow(ctx, 't2i', deps, settings, rows, new Int32Array(rows.length * n).fill(MASKED), grid, truncate);
     // The prompt as the caption the model scores (ids; a leading BOS is the mmu prompt's own; cut to its budget).
     const bos = deps.prompting.layout.bosId;
     const captionOf = (t: number[]): number[] => (t[0] === bos ? t.slice(1) : t).slice(0, deps.prompting.maxSeqLength - 2);
