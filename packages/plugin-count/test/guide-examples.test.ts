@@ -15,7 +15,7 @@ import { randomScene, renderScene, vocabularyWords } from '@showo/shapes-world';
 import { MagvitTokenizer, codesToImages, createMagvitConfig, imagesToTensor } from '@showo/tokenizer-magvit';
 import { ShowoModel, type ShowoConfig } from '@showo/showo-core';
 import { PatchPaletteEncoder } from '@showo/trainer';
-import { generateTokens, imageResult, magvitCodec, textResult, textToImage, understand, type LogitsRange, type SequenceLogitsModel } from '@showo/sampler';
+import { generateTokens, imageResult, magvitCodec, scoreTexts, textResult, textToImage, understand, type LogitsRange, type SequenceLogitsModel } from '@showo/sampler';
 import { attachPlugins, countObjects, countResult, fineTuneCount, registerCountTask } from '@showo/plugin-count';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -143,6 +143,19 @@ test('guide-custom-pipelines: sampler + prompting with a user transformer, and s
   // #endregion
   assert.deepEqual(events.map((e) => e.type).slice(0, 4), ['start', 'step', 'step', 'step']);
   assert.equal(events.at(-1)!.type, 'done');
+  assert.equal(tf.memory().numTensors, before);
+
+  // #region best-of-n
+  // The model as its own critic: how likely is a caption of an image, and best-of-N generation built on it.
+  const critic = ShowoModel.random(tinyConfig(layout), 3);
+  const scored = await scoreTexts({ model: critic, prompting }, { images: [{ codes: new Int32Array(16).fill(5) }], texts: [[1, 2]] });
+  console.log(scored.logProbs[0]! < 0, scored.tokens[0]); // true 3  (two words and EOS)
+  const best = await imageResult(textToImage({ model: critic, prompting }, { prompts: [[1, 2]], rerank: 4, steps: 3, seed: 0 }));
+  console.log(best!.rerank!.scores[0]!.length, best!.rerank!.chosen[0]! < 4); // 4 true
+  critic.dispose();
+  // #endregion
+  assert.equal(scored.tokens[0], 3);
+  assert.equal(best!.rerank!.scores[0]!.length, 4);
   assert.equal(tf.memory().numTensors, before);
 });
 
