@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createAttentionMaskForMmu } from '@showo/omni-attention';
 import { ImageSizeMismatchError, InvalidSamplingOptionError, PromptBudgetError, scoreTexts, textToImage, type ImageGenerationEvent } from '@showo/sampler';
 import { lastValueFrom, toArray } from 'rxjs';
-import { BOS, tinySetup, toyCodec } from './tiny.js';
+import { BOS, ticks, tinySetup, toyCodec } from './tiny.js';
 
 const codesA = Int32Array.from({ length: 16 }, (_, i) => i % 16);
 const codesB = Int32Array.from({ length: 16 }, (_, i) => (5 * i + 3) % 16);
@@ -74,5 +74,18 @@ test('rerank: N candidates per prompt in one batch, the likeliest caption kept, 
   assert.equal((plain as ImageGenerationEvent[]).find((e) => e.type === 'rerank'), undefined);
   assert.throws(() => textToImage(deps, { prompts, rerank: 0 }), InvalidSamplingOptionError);
   assert.throws(() => textToImage(deps, { prompts, rerank: 1.5 }), InvalidSamplingOptionError);
+  t.dispose();
+});
+
+test('rerank: unsubscribing mid-generation stops it and frees every tensor', async () => {
+  const t = await tinySetup(6);
+  const before = tf.memory().numTensors;
+  let steps = 0;
+  const sub = textToImage({ model: t.model, prompting: t.prompting }, { prompts: [[3, 4]], rerank: 3, steps: 6, guidanceScale: 1, seed: 2 }).subscribe((e) => {
+    if (e.type === 'step' && ++steps === 2) sub.unsubscribe();
+  });
+  await ticks(10);
+  assert.equal(steps, 2, 'no step after unsubscribing');
+  assert.equal(tf.memory().numTensors, before);
   t.dispose();
 });
