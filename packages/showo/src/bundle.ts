@@ -169,6 +169,11 @@ function officialDefaults(numVqTokens: number): GenerationDefaults {
   return { t2i, inpaint: edits, extrapolate: edits, edit: edits, howto: { ...t2i, guidanceScale: 0 }, answer: { greedy: true } };
 }
 
+/** `{ [key]: v }`, or nothing when neither the block nor its base set the key (NaN). */
+function optional<K extends string>(key: K, v: number): Partial<Record<K, number>> {
+  return Number.isNaN(v) ? {} : ({ [key]: v } as Record<K, number>);
+}
+
 function maskGitBlock(block: unknown, base: MaskGitDefaults, where: string, dir: string): MaskGitDefaults {
   if (block === undefined) return base;
   if (!isObject(block)) throw new ModelBundleError('INVALID', dir, `${where}: expected an object`);
@@ -185,10 +190,8 @@ function maskGitBlock(block: unknown, base: MaskGitDefaults, where: string, dir:
     guidanceScale: num('guidance_scale', (v) => v >= 0 && Number.isFinite(v), base.guidanceScale),
     temperature: num('temperature', (v) => v >= 0 && Number.isFinite(v), base.temperature),
     schedule: (schedule as MaskScheduleSpec | undefined) ?? base.schedule,
-    ...(block.rerank !== undefined || base.rerank !== undefined ? { rerank: num('rerank', (v) => Number.isInteger(v) && v >= 1, base.rerank ?? 1) } : {}),
-    ...(block.code_temperature !== undefined || base.codeTemperature !== undefined
-      ? { codeTemperature: num('code_temperature', (v) => v >= 0 && Number.isFinite(v), base.codeTemperature ?? 1) }
-      : {}),
+    ...optional('rerank', num('rerank', (v) => Number.isInteger(v) && v >= 1, base.rerank ?? NaN)),
+    ...optional('codeTemperature', num('code_temperature', (v) => v >= 0 && Number.isFinite(v), base.codeTemperature ?? NaN)),
   };
 }
 

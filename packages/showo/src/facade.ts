@@ -126,12 +126,13 @@ export interface HowtoOptions extends ImageOptions {
 }
 
 function maskGitRequest(d: MaskGitDefaults, o: ImageOptions) {
+  const codeTemperature = o.codeTemperature ?? d.codeTemperature;
   return {
     steps: o.steps ?? d.steps,
     guidanceScale: o.guidanceScale ?? d.guidanceScale,
     temperature: o.temperature ?? d.temperature,
     schedule: o.schedule ?? d.schedule,
-    ...((o.codeTemperature ?? d.codeTemperature) !== undefined ? { codeTemperature: o.codeTemperature ?? d.codeTemperature } : {}),
+    ...(codeTemperature !== undefined ? { codeTemperature } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.uniforms ? { uniforms: o.uniforms } : {}),
     ...(o.signal ? { signal: o.signal } : {}),

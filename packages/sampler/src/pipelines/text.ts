@@ -163,6 +163,15 @@ export interface UnderstandRequest extends DecodingRequestOptions {
   questions: readonly TextInput[];
 }
 
+/** One image per text, each valid for the model's grid (typed errors); the grid. */
+function checkImageTextPairs(deps: TextPipelineDeps, images: readonly ImageInput[], texts: readonly TextInput[], noun: string, imageWhat: string): TokenGrid {
+  const grid = modelGrid(deps);
+  if (!Array.isArray(texts) || texts.length === 0) throw new InvalidArgumentError(`at least one ${noun} is needed`);
+  checkImageInputs(deps, images, grid, imageWhat);
+  if (images.length !== texts.length) throw new ImageSizeMismatchError('the image batch', `one image per ${noun} (${texts.length})`, `${images.length} images`);
+  return grid;
+}
+
 /**
  * Multimodal understanding as inference_mmu.py does it: `<|mmu|> <|soi|> image <|eoi|> BOS question…`, mask
  * `create_attention_mask_for_mmu`, then decoding until EOS or `maxNewTokens` (default 100; inference_mmu.py uses
@@ -177,12 +186,7 @@ export function understand(deps: TextPipelineDeps, request: UnderstandRequest): 
   const L = p.layout;
   const sampler = resolveSampler(request, L.eosId);
   const uniforms = resolveUniforms(deps, request);
-  const grid = modelGrid(deps);
-  if (!Array.isArray(request.questions) || request.questions.length === 0) throw new InvalidArgumentError('at least one question is needed');
-  checkImageInputs(deps, request.images, grid, 'mmu image');
-  if (request.images.length !== request.questions.length) {
-    throw new ImageSizeMismatchError('the image batch', `one image per question (${request.questions.length})`, `${request.images.length} images`);
-  }
+  const grid = checkImageTextPairs(deps, request.images, request.questions, 'question', 'mmu image');
   const texts = p.encodeTexts(request.questions);
   texts.forEach((t, row) => {
     if (t.length + 1 > p.maxSeqLength) throw new PromptBudgetError(row, t.length + 1, p.maxSeqLength, 'question (BOS + text)');
@@ -226,12 +230,7 @@ export interface TextScores {
 export async function scoreTexts(deps: TextPipelineDeps, request: ScoreTextsRequest): Promise<TextScores> {
   const p = deps.prompting;
   const L = p.layout;
-  const grid = modelGrid(deps);
-  if (!Array.isArray(request.texts) || request.texts.length === 0) throw new InvalidArgumentError('at least one text is needed');
-  checkImageInputs(deps, request.images, grid, 'scored image');
-  if (request.images.length !== request.texts.length) {
-    throw new ImageSizeMismatchError('the image batch', `one image per text (${request.texts.length})`, `${request.images.length} images`);
-  }
+  const grid = checkImageTextPairs(deps, request.images, request.texts, 'text', 'scored image');
   const texts = p.encodeTexts(request.texts).map((t) => [...t, L.eosId]);
   texts.forEach((t, row) => {
     if (t.length + 1 > p.maxSeqLength) throw new PromptBudgetError(row, t.length + 1, p.maxSeqLength, 'scored text (BOS + text + EOS)');
