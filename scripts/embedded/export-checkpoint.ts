@@ -1,12 +1,12 @@
 // Exports a trainer checkpoint of the embedded Show-o (runs/showo/stageN/checkpoints/step-…) as a model folder
 // (config.json + model.safetensors, official names) that eval-showo.ts and ShowoModel.load read.
 //   node --import tsx scripts/embedded/export-checkpoint.ts --checkpoint runs/showo/stage3/checkpoints/step-00000100 --out runs/showo/export
-//   (--checkpoint latest:stage3 picks the newest checkpoint of that stage)
+//   (--checkpoint latest:stage3 picks the newest checkpoint of that stage; --averaged exports the run's weight average)
 import path from 'node:path';
 import { initBackend } from '@showo/runtime';
 import { ShowoModel } from '@showo/showo-core';
 import { findLatestCheckpoint, loadCheckpointWeights } from '@showo/trainer';
-import { arg, log } from './common.js';
+import { arg, flag, log } from './common.js';
 import { embeddedSetup, embeddedShowoConfig } from './showo-common.js';
 
 async function main(): Promise<void> {
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   if (ckpt.startsWith('latest:')) ckpt = findLatestCheckpoint(path.resolve(arg('dir', 'runs/showo'), ckpt.slice(7), 'checkpoints'))!;
   const dims = { hidden: Number(arg('hidden', '128')), layers: Number(arg('layers', '4')), heads: Number(arg('heads', '4')) };
   const model = ShowoModel.random(embeddedShowoConfig(embeddedSetup().layout, dims), 0);
-  loadCheckpointWeights(ckpt, model.namedVariables());
+  loadCheckpointWeights(ckpt, model.namedVariables(), { averaged: flag('averaged') });
   const out = path.resolve(arg('out', 'runs/showo/export'));
   await model.save(out);
   log(`exported ${ckpt} → ${out}`);

@@ -7,7 +7,7 @@
 //
 //   node --import tsx scripts/embedded/train-showo.ts [--dir runs/showo] [--tokenizer runs/tokenizer/best.safetensors]
 //        [--stages 1,2,3] [--eval-every 100] [--eval-stride 3] [--hidden 128] [--layers 4] [--heads 4] [--seed 5]
-//        [--init MODEL_DIR] [--workers 1|2] [--accum N]
+//        [--init MODEL_DIR] [--workers 1|2] [--accum N] [--ema DECAY]
 //
 // --init starts from a saved Show-o folder (e.g. the shipped models/shapes-world/showo) instead of random weights,
 // for stages without checkpoints of their own and without `initFrom` (stage 4 continues the shipped model this way).
@@ -28,6 +28,7 @@ import {
   magvitImageEncoder,
   modelFingerprint,
   train,
+  WeightAverage,
   type StageConfig,
 } from '@showo/trainer';
 import { ROOT, appendJsonl, arg, flag, log } from './common.js';
@@ -48,6 +49,8 @@ const SMOKE = Number(arg('smoke', '0'));
 const WORKERS = Number(arg('workers', '1')) as 1 | 2;
 /** Override of the stages' gradAccumSteps (0: as configured). */
 const ACCUM = Number(arg('accum', '0'));
+/** Decay of a weight average (EMA) kept by the run; evaluation, best/ and shipping use the average. 0: none. */
+const EMA = Number(arg('ema', '0'));
 
 interface Clock {
   trainSeconds: number;
@@ -110,6 +113,9 @@ async function main(): Promise<void> {
       log(`stage ${n}: starting from ${prev}`);
     }
     const data = stageData(c, setup.prompting, cache);
+    const average = EMA > 0 ? new WeightAverage(Object.fromEntries(vars), { decay: EMA }) : undefined;
+    // Evaluation, best/ and shipping see the averaged weights when the run keeps an average.
+    const withEvalWeights = <T>(fn: () => Promise<T>): Promise<T> => (average ? average.withAveragedWeights(fn) : fn());
     let lastT = Date.now();
     let stepBase = clock.globalStep;
     let lastLog = 0;
@@ -119,6 +125,7 @@ async function main(): Promise<void> {
       optimizer: new AdamW(c.optimizer),
       disposeOptimizer: true,
       schedule: c.schedule,
+      ...(average ? { average } : {}),
       totalSteps: SMOKE > 0 ? SMOKE : c.totalSteps,
       gradAccumSteps: ACCUM > 0 ? ACCUM : c.gradAccumSteps,
       workers: WORKERS,
@@ -130,7 +137,7 @@ async function main(): Promise<void> {
       signal: ac.signal,
       evaluate: {
         everySteps: EVAL_EVERY,
-        run: async (step) => {
+        run: async (step) => withEvalWeights(async () => {
           const s = await evaluateShowo(model, magvit, setup, quick, GEN, { seed: 1 });
           const row = { stage: n, step, globalStep: clock.globalStep, trainSeconds: Math.round(clock.trainSeconds), t2i: s.t2i, mmu: s.mmu, score: s.score, t2iByTag: s.t2iByTag, mmuByKind: s.mmuByKind, nT2i: s.nT2i, nMmu: s.nMmu, evalSeconds: s.evalSeconds, time: new Date().toISOString() };
           appendJsonl(path.join(DIR, 'scores.jsonl'), row);
@@ -147,7 +154,7 @@ async function main(): Promise<void> {
           }
           lastT = Date.now(); // evaluation time is not training time
           return { t2i: s.t2i, mmu: s.mmu, score: s.score };
-        },
+        }),
       },
     });
     await new Promise<void>((resolve, reject) =>
@@ -172,14 +179,14 @@ async function main(): Promise<void> {
             log(`checkpoint ${e.path}`);
           } else if (e.type === 'done') {
             fs.writeFileSync(clockFile, JSON.stringify(clock));
-            log(`stage ${n} done: ${e.reason} at step ${e.step}`);
+            log(`stage ${n} done: ${e.reason} at step ${e.step}${average ? `; weight average of ${average.updates} updates (decay ${EMA})` : ''}`);
             if (e.reason === 'completed' && SMOKE === 0) fs.writeFileSync(path.join(out, 'done.json'), JSON.stringify({ step: e.step, time: new Date().toISOString() }));
           }
         },
         error: reject,
         complete: resolve,
       }),
-    );
+    ).finally(() => average?.dispose());
   }
 }
 

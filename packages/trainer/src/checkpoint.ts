@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, writeFileAtomic, writeSafetensors, type HostTensor, type TensorToWrite } from '@showo/runtime';
 import { CheckpointError } from './errors.js';
 import type { AdamW, AdamWState } from './optim/adamw.js';
+import type { WeightAverage, WeightAverageState } from './optim/average.js';
 import type { JsonValue, VariableSet } from './types.js';
 
 /** `format` of every trainer checkpoint manifest. */
@@ -14,6 +15,7 @@ export const CHECKPOINT_VERSION = 1;
 
 const MODEL_FILE = 'model.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
+const AVERAGE_FILE = 'average.safetensors';
 const STATE_FILE = 'state.json';
 const MANIFEST_FILE = 'manifest.json';
 const LATEST_FILE = 'latest.json';
@@ -37,6 +39,8 @@ export interface CheckpointManifest {
 export interface CheckpointState {
   step: number;
   optimizer: AdamWState | null;
+  /** The weight average's update count and decay, when the run kept one (its tensors: `average.safetensors`). */
+  average?: WeightAverageState | null;
   /** Named states of random generators, data streams, … (see `Stateful`). */
   components: Record<string, JsonValue>;
   /** Free-form information (config, metrics so far). */
@@ -59,6 +63,8 @@ export interface SaveCheckpointInput {
   step: number;
   variables: ReadonlyMap<string, tf.Variable>;
   optimizer?: AdamW;
+  /** A weight average (EMA) of the variables, saved next to them. */
+  average?: WeightAverage;
   components?: Record<string, JsonValue>;
   meta?: Record<string, JsonValue>;
   fingerprint?: string;
@@ -112,9 +118,11 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput, op
     writeSafetensors(path.join(tmp, MODEL_FILE), weights, { format: CHECKPOINT_FORMAT });
     weights.clear();
     if (input.optimizer) writeSafetensors(path.join(tmp, OPTIMIZER_FILE), await input.optimizer.stateTensors(), { format: CHECKPOINT_FORMAT });
+    if (input.average) writeSafetensors(path.join(tmp, AVERAGE_FILE), await input.average.stateTensors(), { format: CHECKPOINT_FORMAT });
     const state: CheckpointState = {
       step: input.step,
       optimizer: input.optimizer ? input.optimizer.getState() : null,
+      average: input.average ? input.average.getState() : null,
       components: input.components ?? {},
       meta: input.meta ?? {},
     };
@@ -205,6 +213,8 @@ export interface LoadedCheckpoint {
   state: CheckpointState;
   weights: Map<string, HostTensor>;
   optimizerTensors: Map<string, HostTensor>;
+  /** The weight average's tensors (empty when the run kept none). */
+  averageTensors: Map<string, HostTensor>;
 }
 
 function readManifest(dir: string): CheckpointManifest {
@@ -247,15 +257,18 @@ export function readCheckpoint(dir: string, options: { fingerprint?: string } = 
   let state: CheckpointState;
   let weights: Map<string, HostTensor>;
   let optimizerTensors = new Map<string, HostTensor>();
+  let averageTensors = new Map<string, HostTensor>();
   try {
     state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as CheckpointState;
     weights = readSafetensors(path.join(dir, MODEL_FILE)).tensors;
     if (manifest.files[OPTIMIZER_FILE]) optimizerTensors = readSafetensors(path.join(dir, OPTIMIZER_FILE)).tensors;
+    if (manifest.files[AVERAGE_FILE]) averageTensors = readSafetensors(path.join(dir, AVERAGE_FILE)).tensors;
   } catch (e) {
     throw new CheckpointError('CORRUPT', dir, `cannot read its files: ${(e as Error).message}`, { cause: e });
   }
   if (state.step !== manifest.step) throw new CheckpointError('CORRUPT', dir, `${STATE_FILE} is at step ${state.step}, the manifest at ${manifest.step}`);
-  return { path: dir, manifest, state, weights, optimizerTensors };
+  if (state.average && averageTensors.size === 0) throw new CheckpointError('CORRUPT', dir, `${STATE_FILE} records a weight average but ${AVERAGE_FILE} is not listed`);
+  return { path: dir, manifest, state, weights, optimizerTensors, averageTensors };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -282,21 +295,28 @@ export function checkVariablesMatch(ckpt: LoadedCheckpoint, variables: ReadonlyM
   }
 }
 
-/** Assigns verified checkpoint weights to the variables (call {@link checkVariablesMatch} first). */
-export function assignWeights(ckpt: LoadedCheckpoint, variables: ReadonlyMap<string, tf.Variable>): void {
+/**
+ * Assigns verified checkpoint weights to the variables (call {@link checkVariablesMatch} first); with `averaged`,
+ * the run's weight average instead (a {@link CheckpointError} when the checkpoint has none).
+ */
+export function assignWeights(ckpt: LoadedCheckpoint, variables: ReadonlyMap<string, tf.Variable>, options: { averaged?: boolean } = {}): void {
+  const source = options.averaged ? ckpt.averageTensors : ckpt.weights;
+  if (options.averaged && source.size === 0) throw new CheckpointError('MISSING', ckpt.path, 'it holds no weight average (the run was trained without one)');
   for (const [k, v] of variables) {
-    const w = ckpt.weights.get(k)!;
+    const w = source.get(k);
+    if (!w) throw new CheckpointError('MISMATCH', ckpt.path, `its weight average has no "${k}"`);
     tf.tidy(() => v.assign(tf.tensor(w.data, v.shape, 'float32')));
   }
 }
 
 /**
  * Loads only the model weights of a checkpoint (e.g. to start stage 2 from stage 1's result with a fresh
- * optimiser). Verifies the checkpoint and refuses one whose parameters differ from `variables`.
+ * optimiser; `averaged: true` loads the run's weight average instead). Verifies the checkpoint and refuses one
+ * whose parameters differ from `variables`.
  */
-export function loadCheckpointWeights(dir: string, variables: ReadonlyMap<string, tf.Variable>, options: { fingerprint?: string } = {}): LoadedCheckpoint {
+export function loadCheckpointWeights(dir: string, variables: ReadonlyMap<string, tf.Variable>, options: { fingerprint?: string; averaged?: boolean } = {}): LoadedCheckpoint {
   const ckpt = readCheckpoint(dir, options);
   checkVariablesMatch(ckpt, variables);
-  assignWeights(ckpt, variables);
+  assignWeights(ckpt, variables, { averaged: options.averaged });
   return ckpt;
 }

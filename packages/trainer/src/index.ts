@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './masking.js';
 export * from './losses.js';
 export * from './optim/adamw.js';
+export * from './optim/average.js';
 export * from './optim/schedule.js';
 export * from './optim/clip.js';
 export * from './checkpoint.js';

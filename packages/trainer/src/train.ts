@@ -15,6 +15,7 @@ import {
 import { CheckpointError, DataExhaustedError } from './errors.js';
 import { JsonlWriter, truncateMetricsLog } from './metrics.js';
 import { AdamW } from './optim/adamw.js';
+import type { WeightAverage } from './optim/average.js';
 import { clipByGlobalNorm } from './optim/clip.js';
 import { learningRate, validateSchedule, type LrSchedule } from './optim/schedule.js';
 import { writeLossCurve } from './plot.js';
@@ -50,6 +51,12 @@ export interface TrainOptions<B> {
   optimizer?: AdamW;
   /** Dispose `optimizer` when the run ends, however it ends (default: only an optimiser the run created). */
   disposeOptimizer?: boolean;
+  /**
+   * A weight average (EMA) of the model's variables, updated after every applied step and kept in every checkpoint.
+   * On resume it continues from the checkpoint's average; a checkpoint saved without one restarts it at the
+   * restored weights. It belongs to the caller (not disposed by the run); evaluate with its `withAveragedWeights`.
+   */
+  average?: WeightAverage;
   /** A schedule or a function of the 0-based step. */
   schedule: LrSchedule | ((step: number) => number);
   /** Optimiser steps to reach (counting steps done before a resume). */
@@ -180,6 +187,14 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
         if (typeof ck.resume !== 'string') removeStaleTemporaries(ck.dir);
         const ckpt = readCheckpoint(where, { fingerprint: ck.fingerprint });
         restore(ckpt, params, optimizer, components, dataStateful);
+        if (o.average) {
+          try {
+            if (ckpt.state.average) o.average.setState(ckpt.state.average, ckpt.averageTensors);
+            else o.average.reset();
+          } catch (e) {
+            throw new CheckpointError('MISMATCH', where, (e as Error).message, { cause: e });
+          }
+        }
         step = ckpt.state.step;
         const consumed = ckpt.state.components[BATCHES_KEY];
         batchesConsumed = typeof consumed === 'number' ? consumed : 0;
@@ -213,7 +228,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
     const saveAt = async (s: number, states: Record<string, JsonValue>): Promise<string> => {
       const p = await saveCheckpoint(
         ck!.dir,
-        { step: s, variables: params, optimizer, components: { ...states, [BATCHES_KEY]: stepBatches }, meta: o.meta ?? {}, fingerprint: ck!.fingerprint },
+        { step: s, variables: params, optimizer, average: o.average, components: { ...states, [BATCHES_KEY]: stepBatches }, meta: o.meta ?? {}, fingerprint: ck!.fingerprint },
         { keepLast: ck!.keepLast },
       );
       emitLogged({ type: 'checkpoint', step: s, path: p });
@@ -323,6 +338,7 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
         } finally {
           tf.dispose(clipped);
         }
+        if (!skipped) o.average?.update();
         if (engine && !skipped) await engine.syncWeights();
         step++;
         stepState = snapshot(components);
