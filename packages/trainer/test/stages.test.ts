@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { Container } from 'inversify';
 import { lastValueFrom, toArray } from 'rxjs';
 import { PROMPTING_TYPES } from '@showo/prompting';
@@ -12,6 +13,8 @@ import {
   TRAINER_TYPES,
   TrainerConfigError,
   builtinStageConfig,
+  findLatestCheckpoint,
+  loadCheckpointWeights,
   parseStageConfig,
   trainerModule,
   type StageConfig,
@@ -83,5 +86,40 @@ test('stages run through the DI stage runner: stage 2 starts from stage 1, refus
   const ev3 = await lastValueFrom(runner.run({ config: tiny(3), model: m3, runsDir }).pipe(toArray()));
   assert.ok(ev3.some((e) => e.type === 'step' && 'howto' in e.parts), 'stage 3 trains on how-to batches');
   for (const m of [m1, m2, m3]) m.dispose();
+  fs.rmSync(runsDir, { recursive: true, force: true });
+});
+
+test('a stage with a weight average exports the average, and the next stage starts from it', async () => {
+  await useWasm();
+  const s = tinySetup();
+  const container = new Container();
+  container.bind(PROMPTING_TYPES.UniversalPrompting).toConstantValue(s.prompting);
+  await container.load(trainerModule({ encoder: s.encoder }));
+  const runner = container.get<StageRunner>(TRAINER_TYPES.StageRunner);
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'showo-stages-avg-'));
+  assert.throws(() => parseStageConfig({ ...builtinStageConfig(1), average: { decay: 1.5 } }), /average must be/);
+
+  const m1 = s.model(1);
+  const before = tf.memory().numTensors;
+  const config = { ...tiny(1), totalSteps: 3, average: { decay: 0.5, warmup: false } };
+  const ev = await lastValueFrom(runner.run({ config, model: m1, runsDir }).pipe(toArray()));
+  assert.equal(tf.memory().numTensors, before, 'the stage frees its average and everything else');
+  const exp = ev.find((e) => e.type === 'export') as { path: string };
+  const exported = await ShowoModel.load(exp.path);
+  const fromCheckpoint = s.model(7);
+  loadCheckpointWeights(findLatestCheckpoint(path.join(runsDir, 'stage1', 'checkpoints'))!, fromCheckpoint.namedVariables(), { averaged: true });
+  const last = m1.namedVariables();
+  const averaged = fromCheckpoint.namedVariables();
+  let differs = false;
+  for (const [k, v] of exported.namedVariables()) {
+    assert.deepEqual(v.dataSync(), averaged.get(k)!.dataSync(), k);
+    differs ||= v.dataSync().some((x, i) => x !== last.get(k)!.dataSync()[i]);
+  }
+  assert.ok(differs, 'the exported model is the average, not the last weights');
+
+  const m2 = s.model(2);
+  await lastValueFrom(runner.run({ config: tiny(2), model: m2, runsDir, totalSteps: 0 }).pipe(toArray()));
+  for (const [k, v] of m2.namedVariables()) assert.deepEqual(v.dataSync(), averaged.get(k)!.dataSync(), k);
+  for (const m of [m1, m2, exported, fromCheckpoint]) m.dispose();
   fs.rmSync(runsDir, { recursive: true, force: true });
 });

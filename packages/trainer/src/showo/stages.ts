@@ -2,15 +2,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { concatMap, defer, type Observable } from 'rxjs';
+import { concatMap, defer, finalize, type Observable } from 'rxjs';
 import type { UniversalPrompting } from '@showo/prompting';
 import type { ShowoModel } from '@showo/showo-core';
-import { findLatestCheckpoint, loadCheckpointWeights } from '../checkpoint.js';
+import { assignWeights, checkVariablesMatch, findLatestCheckpoint, readCheckpoint } from '../checkpoint.js';
 import { CodeCache, type ImageEncoder } from '../data/encoder.js';
 import { ShapesWorldShowoData, type ShapesWorldDataOptions } from '../data/shapes.js';
 import { CheckpointError, TrainerConfigError } from '../errors.js';
 import { OFFICIAL_LOSS_COEFFICIENTS, type ShowoLossCoefficients } from '../losses.js';
 import { AdamW, type AdamWConfig } from '../optim/adamw.js';
+import { WeightAverage, type WeightAverageOptions } from '../optim/average.js';
 import { validateSchedule, type LrSchedule } from '../optim/schedule.js';
 import { train } from '../train.js';
 import type { JsonValue, TrainEvent } from '../types.js';
@@ -51,6 +52,11 @@ export interface StageConfig {
   gradAccumSteps: number;
   clipGradNorm: number | null;
   checkpoint: { everySteps: number; keepLast?: number };
+  /**
+   * Keep a weight average (EMA, see `WeightAverage`) through the stage: it is checkpointed, the exported `model/` is
+   * the average, and a later stage starting from this one (`initFrom`) starts from the average. Absent or null: none.
+   */
+  average?: WeightAverageOptions | null;
 }
 
 /** Folder of the JSON stage configs shipped with this package. */
@@ -100,6 +106,11 @@ export function parseStageConfig(json: unknown, source = 'stage config'): StageC
     problems.push((e as Error).message);
   }
   need(isObj(c.checkpoint) && posInt(c.checkpoint.everySteps), 'checkpoint.everySteps must be a positive integer');
+  const a = c.average;
+  need(
+    a === undefined || a === null || (isObj(a) && typeof a.decay === 'number' && a.decay >= 0 && a.decay < 1 && (a.warmup === undefined || typeof a.warmup === 'boolean')),
+    'average must be null or { decay in [0, 1), warmup?: boolean }',
+  );
   if (problems.length) throw new TrainerConfigError(`${source}: ${problems.join('; ')}`);
   return { ...c, loss: { ...OFFICIAL_LOSS_COEFFICIENTS, ...c.loss } };
 }
@@ -131,7 +142,10 @@ export function modelFingerprint(variables: ReadonlyMap<string, { shape: readonl
 export interface ExportEvent {
   type: 'export';
   step: number;
-  /** Folder with `config.json` + `model.safetensors` (official names), loadable by `ShowoModel.load`. */
+  /**
+   * Folder with `config.json` + `model.safetensors` (official names), loadable by `ShowoModel.load`: the weight
+   * average when the stage keeps one, else the last weights.
+   */
   path: string;
 }
 
@@ -192,17 +206,23 @@ export function runStage(o: RunStageOptions): Observable<TrainEvent | ExportEven
       const prevDir = path.resolve(o.runsDir, c.initFrom, 'checkpoints');
       const prev = findLatestCheckpoint(prevDir);
       if (!prev) throw new CheckpointError('MISSING', prevDir, `stage ${c.stage} (${c.name}) starts from the result of "${c.initFrom}": run that stage first`);
-      loadCheckpointWeights(prev, vars);
+      const ckpt = readCheckpoint(prev);
+      checkVariablesMatch(ckpt, vars);
+      // A stage that kept an average exported it as its result: start from the same weights.
+      assignWeights(ckpt, vars, { averaged: ckpt.averageTensors.size > 0 });
     }
     const data = stageData(c, o.prompting, o.encoder);
     const optimizer = new AdamW(c.optimizer);
     const totalSteps = o.totalSteps ?? c.totalSteps;
+    const task = new ShowoTask(o.model, { maxSeqLength: o.prompting.maxSeqLength, coefficients: c.loss });
+    const average = c.average ? new WeightAverage(task.trainableVariables(), c.average) : undefined;
     return train({
-      model: new ShowoTask(o.model, { maxSeqLength: o.prompting.maxSeqLength, coefficients: c.loss }),
+      model: task,
       data,
       optimizer,
       disposeOptimizer: true,
       schedule: c.schedule,
+      ...(average ? { average } : {}),
       totalSteps,
       gradAccumSteps: c.gradAccumSteps,
       ...(c.clipGradNorm !== null ? { clipGradNorm: c.clipGradNorm } : {}),
@@ -216,10 +236,12 @@ export function runStage(o: RunStageOptions): Observable<TrainEvent | ExportEven
       concatMap(async (e): Promise<Array<TrainEvent | ExportEvent>> => {
         if (e.type !== 'done' || e.reason !== 'completed') return [e];
         const dir = path.join(out, 'model');
-        await o.model.save(dir);
+        if (average) await average.withAveragedWeights(() => o.model.save(dir));
+        else await o.model.save(dir);
         return [{ type: 'export', step: e.step, path: dir }, e];
       }),
       concatMap((events) => events),
+      finalize(() => average?.dispose()),
     );
   });
 }
