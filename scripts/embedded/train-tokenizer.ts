@@ -7,6 +7,11 @@
 //        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
 //        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
 //        [--new-decoder CH:B0,B1,B2 --init WEIGHTS.safetensors]
+//        [--adversarial W [--disc-channels 32,64,64] [--lecam 0.001] [--disc-start N]]
+//
+// --adversarial adds MAGVIT-v2's adversarial term with generator weight W (0.1 in MAGVIT-v2): a patch
+// discriminator trained in the same steps on class probabilities (palette decoders), LeCAM-regularised; it starts
+// after --disc-start micro-batches. Its weights and anchors are checkpointed with the run (one engine only).
 //
 // --new-decoder (implies --decoder-only): keeps --init's encoder and quantiser (so its codes, and every Show-o
 // trained on them, stay valid) and trains a freshly initialised decoder of the given width and ResNet blocks per
@@ -26,7 +31,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
 import { randomScene, sampleT2i } from '@showo/shapes-world';
-import { MagvitTokenizer, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
+import { MagvitTokenizer, PatchDiscriminator, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { NoisyCodeData, ShowoCodeNoise, noisyGate } from './code-noise.js';
 import { appendJsonl, arg, embeddedMagvitConfig, flag, log, tokenizerGate } from './common.js';
@@ -54,6 +59,8 @@ const LOCAL = Number(arg('local', '0'));
 const LOCAL_BITS = Number(arg('local-bits', '0'));
 /** Train only the decoder: codes stay exactly as they are (a Show-o trained on them stays valid). */
 const NEW_DECODER = arg('new-decoder', '');
+/** Generator weight of the adversarial term; 0: no discriminator. */
+const ADVERSARIAL = Number(arg('adversarial', '0'));
 const DECODER_ONLY = flag('decoder-only') || NEW_DECODER !== '';
 /** With --decoder-only: a Show-o folder whose one-step samples corrupt the codes the decoder reads (code-noise.ts). */
 const CODE_NOISE = arg('code-noise', '');
@@ -87,8 +94,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => ac.abort());
   process.on('SIGINT', () => ac.abort());
   let lastLog = 0;
+  const discriminator =
+    ADVERSARIAL > 0
+      ? new PatchDiscriminator({ inChannels: model.config.outputMode === 'palette' ? model.config.palette!.length : 3, channels: arg('disc-channels', '32,64,64').split(',').map(Number) }, SEED)
+      : undefined;
+  const adversarial = discriminator
+    ? { adversarial: { discriminator, generatorWeight: ADVERSARIAL, lecamWeight: Number(arg('lecam', '0.001')), startAfter: Number(arg('disc-start', '0')) } }
+    : {};
   const run = train({
-    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}) }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(DECODER_ONLY ? { train: 'decoder' as const } : {}) }),
+    ...(discriminator ? { state: { discriminator } } : {}),
+    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}), ...adversarial }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(DECODER_ONLY ? { train: 'decoder' as const } : {}) }),
     data,
     optimizer,
     disposeOptimizer: true,
@@ -97,7 +112,7 @@ async function main(): Promise<void> {
     gradAccumSteps: ACCUM,
     workers: WORKERS,
     clipGradNorm: 1.0,
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${discriminator ? '-adv' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,

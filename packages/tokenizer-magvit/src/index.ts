@@ -13,5 +13,6 @@ export * from './weights.js';
 export * from './image-io.js';
 export * from './despeckle.js';
 export * from './loss.js';
+export * from './discriminator.js';
 export * from './local-code.js';
 export * from './di.js';

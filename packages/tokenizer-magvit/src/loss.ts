@@ -1,7 +1,8 @@
 /**
- * Training objective of the tokenizer (MAGVIT-v2 without the GAN and perceptual terms): reconstruction + the
- * official LFQ entropy and commitment terms. Pure functions of the model's variables and a batch, so the trainer
- * can wrap them in its own optimiser step.
+ * Training objective of the tokenizer: reconstruction + the official LFQ entropy and commitment terms, and
+ * optionally MAGVIT-v2's adversarial term (a {@link PatchDiscriminator} with LeCAM) and a perceptual term on
+ * features of the caller's network. Pure functions of the model's variables and a batch, so the trainer can wrap
+ * them in its own optimiser step.
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
@@ -9,6 +10,7 @@ import { ImageShapeError } from './errors.js';
 import { lfqForward, type CodesInput } from './lfq.js';
 import type { MagvitTokenizer } from './model.js';
 import { localCodeLoss, type LocalCodeHead } from './local-code.js';
+import type { AdversarialLosses, AdversarialTerm } from './discriminator.js';
 
 /** Options of {@link magvitLoss}. All default to the official objective with an L2 reconstruction. */
 export interface MagvitLossOptions {
@@ -43,8 +45,15 @@ export interface MagvitLossOptions {
    */
   localCode?: { weight: number; head: LocalCodeHead };
   /**
-   * Optional extra term on (decoder output, input images), e.g. a perceptual loss; added to the total with weight
-   * 1. Off by default (no perceptual or adversarial term ships with this package).
+   * The adversarial term (MAGVIT-v2: hinge GAN + LeCAM): a {@link PatchDiscriminator} trained in the same step, the
+   * decoder pushed towards outputs it scores as real. Palette tokenizers show it class probabilities (softmax of
+   * the output) against the one-hot targets. Off by default. Train the discriminator's variables with the
+   * tokenizer's (the trainer's `magvitTask` does).
+   */
+  adversarial?: AdversarialTerm;
+  /**
+   * Optional extra term on (decoder output, input images), e.g. {@link perceptualLoss} over a network of the
+   * caller's; added to the total with weight 1. Off by default.
    */
   extraLoss?: (output: tf.Tensor4D, images: tf.Tensor4D) => tf.Scalar;
 }
@@ -57,6 +66,50 @@ export interface MagvitLosses {
   commit: tf.Scalar;
   /** The local-code term (unweighted), when `localCode` was given. */
   local?: tf.Scalar;
+  /** The adversarial terms, when `adversarial` was given (their weighted sum is in `total`). */
+  adversarial?: AdversarialLosses;
+}
+
+/**
+ * A perceptual loss for `extraLoss`: the mean squared distance between features of the reconstruction and of the
+ * input, summed over the feature maps `features` returns (e.g. activations of a pretrained network loaded by the
+ * caller; this package ships none), times `weight`. Palette tokenizers pass it the expected RGB image of the
+ * output (see {@link paletteExpectation}).
+ */
+export function perceptualLoss(
+  features: (images: tf.Tensor4D) => readonly tf.Tensor[],
+  weight = 1,
+  toImages: (output: tf.Tensor4D) => tf.Tensor4D = (o) => o,
+): (output: tf.Tensor4D, images: tf.Tensor4D) => tf.Scalar {
+  if (!(weight >= 0 && Number.isFinite(weight))) throw new InvalidArgumentError(`perceptual weight must be a finite number ≥ 0, got ${weight}`);
+  return (output, images) =>
+    tf.tidy(() => {
+      const a = features(toImages(output));
+      const b = features(images);
+      if (a.length === 0 || a.length !== b.length) throw new InvalidArgumentError('the feature function must return the same non-empty list of maps for both images');
+      return tf.mul(tf.addN(a.map((f, i) => tf.mean(tf.square(tf.sub(f, b[i]!))))), weight) as tf.Scalar;
+    });
+}
+
+/** Expected RGB image [B, H, W, 3] in [−1, 1] of palette logits [B, H, W, K]: Σ softmax · palette colour. */
+export function paletteExpectation(logits: tf.Tensor4D, palette: readonly (readonly [number, number, number])[]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, k] = logits.shape;
+    if (k !== palette.length) throw new InvalidArgumentError(`logits have ${k} classes, the palette ${palette.length}`);
+    const table = tf.tensor2d(palette.flatMap((c) => [c[0] / 127.5 - 1, c[1] / 127.5 - 1, c[2] / 127.5 - 1]), [k, 3]);
+    return tf.matMul(tf.softmax(logits, -1).reshape([-1, k]), table).reshape([b, h, w, 3]) as tf.Tensor4D;
+  });
+}
+
+/** The discriminator's view of a batch: class probabilities against one-hot targets (palette), or RGB. */
+function adversarialTerms(model: MagvitTokenizer, term: AdversarialTerm, output: tf.Tensor4D, images: tf.Tensor4D, targets: tf.Tensor3D | undefined): AdversarialLosses {
+  const cfg = model.config;
+  if (cfg.outputMode === 'palette') {
+    const k = cfg.palette!.length;
+    const real = tf.oneHot(tf.cast(targets!, 'int32'), k).toFloat() as tf.Tensor4D;
+    return term.discriminator.losses(real, tf.softmax(output, -1) as tf.Tensor4D, term);
+  }
+  return term.discriminator.losses(images, output, term);
 }
 
 /** Nearest palette colour index of each pixel of images [B, H, W, 3] in [−1, 1] → int32 [B, H, W]. */
@@ -170,8 +223,10 @@ export function magvitLoss(model: MagvitTokenizer, images: tf.Tensor4D, options:
     let total = tf.addN([tf.mul(recon, options.reconWeight ?? 1), entropy, commit]) as tf.Scalar;
     if (local) total = tf.add(total, tf.mul(local, options.localCode!.weight)) as tf.Scalar;
     if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
-    return local ? { total, recon, entropy, commit, local } : { total, recon, entropy, commit };
-  });
+    const adversarial = options.adversarial ? adversarialTerms(model, options.adversarial, output, images, targets) : undefined;
+    if (adversarial) total = tf.add(total, adversarial.total) as tf.Scalar;
+    return { total, recon, entropy, commit, ...(local ? { local } : {}), ...(adversarial ? { adversarial } : {}) } as unknown as tf.TensorContainer;
+  }) as unknown as MagvitLosses;
 }
 
 /**
@@ -193,11 +248,14 @@ export function magvitDecoderLoss(model: MagvitTokenizer, codes: CodesInput, ima
     const latent = model.codesToLatent(codes, [H / f, W / f]);
     if (latent.shape[0] !== b) throw new ImageShapeError(`codes are for ${latent.shape[0]} image(s) but ${b} image(s) were given`);
     const output = model.forwardDecoder(latent);
-    const recon = reconstructionLoss(model, output, images, undefined, options, checked);
+    const targets = model.config.outputMode === 'palette' ? paletteTargets(model, images, output, options.targets) : undefined;
+    const recon = reconstructionLoss(model, output, images, targets, options, checked);
     let total = tf.mul(recon, options.reconWeight ?? 1) as tf.Scalar;
     if (options.extraLoss) total = tf.add(total, options.extraLoss(output, images)) as tf.Scalar;
-    return { total, recon, entropy: tf.scalar(0), commit: tf.scalar(0) };
-  });
+    const adversarial = options.adversarial ? adversarialTerms(model, options.adversarial, output, images, targets) : undefined;
+    if (adversarial) total = tf.add(total, adversarial.total) as tf.Scalar;
+    return { total, recon, entropy: tf.scalar(0), commit: tf.scalar(0), ...(adversarial ? { adversarial } : {}) } as unknown as tf.TensorContainer;
+  }) as unknown as MagvitLosses;
 }
 
 /** Plain-number loss terms of one step. */

@@ -89,8 +89,11 @@ export interface MagvitTaskOptions {
 
 /**
  * The MAGVIT tokenizer as a {@link TrainableModel} of image batches (its loss is `magvitLoss`); also an
- * {@link EngineTrainable} (train with `workers: 2` on both cores) unless the loss options hold functions or tensors.
- * `dispose()` frees what the task created (the local-code head), not the tokenizer.
+ * {@link EngineTrainable} (train with `workers: 2` on both cores) unless the loss options hold functions, tensors
+ * or a discriminator. With `lossOptions.adversarial` the discriminator's variables train in the same step (the
+ * adversarial terms are reported as `adv_g`, `adv_d` and `lecam`); pass the discriminator in the trainer's `state`
+ * too, so that its LeCAM anchors survive a resume. `dispose()` frees what the task created (the local-code head),
+ * not the tokenizer or the discriminator.
  */
 export function magvitTask(
   tokenizer: MagvitTokenizer,
@@ -102,7 +105,14 @@ export function magvitTask(
   if (decoderOnly && lc) throw new InvalidArgumentError('a decoder-only task cannot train the local-code head (it shapes the codes)');
   const head = lc ? createLocalCodeHead(tokenizer.config, tokenizer.downsampleFactor, lc) : undefined;
   const own = [...tokenizer.namedVariables()].filter(([name]) => !decoderOnly || name.startsWith('decoder.'));
-  const variables = (): Record<string, tf.Variable> => ({ ...Object.fromEntries(own), ...(head ? Object.fromEntries(head) : {}) });
+  const discriminator = lossOptions.adversarial?.discriminator;
+  const variables = (): Record<string, tf.Variable> => ({
+    ...Object.fromEntries(own),
+    ...(head ? Object.fromEntries(head) : {}),
+    ...(discriminator ? Object.fromEntries(discriminator.namedVariables()) : {}),
+  });
+  const adversarialParts = (l: { adversarial?: { generator: tf.Scalar; discriminator: tf.Scalar; lecam: tf.Scalar } }): Record<string, tf.Scalar> =>
+    l.adversarial ? { adv_g: l.adversarial.generator, adv_d: l.adversarial.discriminator, lecam: l.adversarial.lecam } : {};
   const task: TrainableModel<ImageBatch> & { dispose(): void } = {
     trainableVariables: variables,
     /** Frees the local-code head (the tokenizer stays the caller's). */
@@ -115,15 +125,20 @@ export function magvitTask(
         const codes = b.codes ? { data: b.codes, batch: b.batch } : tf.tidy(() => tokenizer.encodeToCodes(images));
         const l = magvitDecoderLoss(tokenizer, codes, images, lossOptions);
         if (!b.codes) (codes as tf.Tensor).dispose();
-        return { total: l.total, parts: { recon: l.recon }, tokens: b.batch * b.size * b.size };
+        return { total: l.total, parts: { recon: l.recon, ...adversarialParts(l) }, tokens: b.batch * b.size * b.size };
       }
       const l = magvitLoss(tokenizer, images, head ? { ...lossOptions, localCode: { weight: lc!.weight, head: localCodeHeadFrom(head)! } } : lossOptions);
-      return { total: l.total, parts: { recon: l.recon, entropy: l.entropy, commit: l.commit, ...(l.local ? { local: l.local } : {}) }, tokens: b.batch * b.size * b.size };
+      return {
+        total: l.total,
+        parts: { recon: l.recon, entropy: l.entropy, commit: l.commit, ...(l.local ? { local: l.local } : {}), ...adversarialParts(l) },
+        tokens: b.batch * b.size * b.size,
+      };
     },
   };
-  // Functions (a custom extra loss) and per-call target tensors cannot travel to a worker: such tasks train on one engine.
-  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode) return task;
-  const { extraLoss: _e, targets: _t, localCode: _l, ...plain } = lossOptions;
+  // Functions (a custom extra loss), per-call target tensors and a discriminator (with its host-side LeCAM anchors)
+  // cannot travel to a worker: such tasks train on one engine.
+  if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode || lossOptions.adversarial) return task;
+  const { extraLoss: _e, targets: _t, localCode: _l, adversarial: _a, ...plain } = lossOptions;
   if (decoderOnly) {
     // Engines hold only the trained (decoder) weights, so the frozen encoder's codes travel as data.
     return {
