@@ -2,7 +2,7 @@
  * The Show-o transformer (Phi-1.5 + QK-norm) with KV and prefix caches.
  *
  * - {@link ShowoModel}: random init, load/save of official checkpoints, `forward`, `prefill`,
- *   `forwardWithCache`, `resizeVocab`, `trainableVariables`.
+ *   `forwardWithCache`, `resizeVocab` (new task tokens), `insertLayers` (deeper, same function), `trainableVariables`.
  * - {@link KVCache}: the keys/values of processed positions (KV cache for decoding, prefix cache for MaskGIT).
  * - {@link ShowoConfig}: the official config fields; {@link parseShowoConfig} reads the official and fixture
  *   layouts; {@link tokenLayoutFor} gives the `TokenLayout` of `@showo/prompting` for a config.

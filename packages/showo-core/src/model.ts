@@ -234,6 +234,58 @@ export class ShowoModel {
     this.w = structure(this.config, this.vars);
   }
 
+  /**
+   * Deepens the model without changing what it computes: a new decoder layer is inserted after each old layer index
+   * in `after` (e.g. `[1, 3]` turns 4 layers into 6, new ones at 2 and 5). A new layer is initialised as
+   * {@link ShowoModel.random} would, except its output projections (attention `dense` and MLP `fc2`, weights and
+   * biases), which start at zero: a Phi block adds attention and MLP outputs to the residual stream, so the new
+   * block passes its input through unchanged until training moves them (progressive growing). Old layers keep their
+   * weights under their new indices. The variables are replaced: callers holding `trainableVariables()` (an
+   * optimizer) must fetch them again.
+   */
+  insertLayers(after: readonly number[], rng: NormalSource, options: MemoryBudgetOptions = {}): void {
+    if (this.borrowed) throw new InvalidArgumentError('insertLayers: this model borrows its weights (ShowoModel.borrow); grow the owner instead');
+    this.assertLive();
+    const oldLayers = this.config.num_hidden_layers;
+    if (after.length === 0) return;
+    if (after.some((i) => !(Number.isInteger(i) && i >= 0 && i < oldLayers))) {
+      throw new InvalidArgumentError(`insertLayers: layer indices must be integers in 0…${oldLayers - 1}, got [${after.join(', ')}]`);
+    }
+    // Where each old layer lands, and which new indices are fresh.
+    const oldToNew: number[] = [];
+    const fresh = new Set<number>();
+    let next = 0;
+    for (let i = 0; i < oldLayers; i++) {
+      oldToNew.push(next++);
+      for (const a of after) if (a === i) fresh.add(next++);
+    }
+    const config = { ...this.config, num_hidden_layers: next };
+    assertModelFits(config, options);
+    const layerOf = (name: string) => /\.layers\.(\d+)\./.exec(name);
+    const zeroAtStart = ['.self_attn.dense.weight', '.self_attn.dense.bias', '.mlp.fc2.weight', '.mlp.fc2.bias'];
+    const vars = new Map<string, tf.Variable>();
+    for (const spec of paramSpecs(config)) {
+      const m = layerOf(spec.name);
+      const layer = m ? Number(m[1]) : -1;
+      if (!fresh.has(layer)) {
+        const old = m ? spec.name.replace(`.layers.${layer}.`, `.layers.${oldToNew.indexOf(layer)}.`) : spec.name;
+        vars.set(spec.name, this.vars.get(old)!);
+        continue;
+      }
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      let data: Float32Array = new Float32Array(n);
+      if (spec.kind === 'linear' && !zeroAtStart.some((z) => spec.name.endsWith(z))) for (let i = 0; i < n; i++) data[i] = INIT_STD * rng.normal();
+      else if (spec.kind === 'norm-weight') data.fill(1);
+      if (spec.kind === 'linear') data = transposeHost(data, spec.shape[0], spec.shape[1]);
+      const t = tf.tensor(data, memoryShape(spec), 'float32');
+      vars.set(spec.name, tf.variable(t, true));
+      t.dispose();
+    }
+    this.vars = vars;
+    (this.config as { num_hidden_layers: number }).num_hidden_layers = next;
+    this.w = structure(this.config, this.vars);
+  }
+
   // ───────────────────────────── forward passes ─────────────────────────────
 
   /** Token embeddings [B, L, H] of int32 ids [B, L]. */

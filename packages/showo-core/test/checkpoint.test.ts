@@ -195,3 +195,46 @@ test('resizeVocab grows embedding and lm_head keeping every existing row', () =>
   tf.dispose([ids, before, after, old, newIds, l]);
   model.dispose();
 });
+
+test('insertLayers deepens a model without changing its logits; the new layers then train and save like any other', async () => {
+  const model = ShowoModel.random(TINY, 11);
+  const ids = randomIds(2, 7, TINY.vocab_size);
+  const m = maskFrom(2, 7, (q, k) => k <= q || (q >= 3 && k >= 3));
+  const before = model.forward(ids, m);
+  const oldLayers = TINY.num_hidden_layers;
+  const layer0 = model.namedVariables().get('showo.model.layers.0.mlp.fc1.weight')!;
+  const last = model.namedVariables().get(`showo.model.layers.${oldLayers - 1}.self_attn.q_proj.weight`)!.dataSync().slice();
+  const start = tf.memory().numTensors;
+  model.insertLayers([0, oldLayers - 1], new SeededRandom(2));
+  assert.equal(model.config.num_hidden_layers, oldLayers + 2);
+  assert.equal(tf.memory().numTensors, start + 18 * 2, 'two new layers of 18 tensors each; old ones are kept, not copied');
+  assert.deepEqual([...model.namedVariables().keys()], paramSpecs(model.config).map((s) => s.name), 'official names and order');
+  assert.equal(model.namedVariables().get('showo.model.layers.0.mlp.fc1.weight'), layer0, 'layer 0 stays where it was');
+  // The old last layer moved up by one (a new layer follows layer 0); another new layer follows it.
+  assert.deepEqual(model.namedVariables().get(`showo.model.layers.${oldLayers}.self_attn.q_proj.weight`)!.dataSync(), last);
+  assert.ok(model.namedVariables().get(`showo.model.layers.${oldLayers + 1}.mlp.fc2.weight`)!.dataSync().every((x) => x === 0));
+  for (const suffix of ['self_attn.dense.weight', 'self_attn.dense.bias', 'mlp.fc2.weight', 'mlp.fc2.bias']) {
+    assert.ok(model.namedVariables().get(`showo.model.layers.1.${suffix}`)!.dataSync().every((x) => x === 0), `new ${suffix} starts at zero`);
+  }
+  assert.ok(model.namedVariables().get('showo.model.layers.1.mlp.fc1.weight')!.dataSync().some((x) => x !== 0), 'the rest is initialised');
+  const after = model.forward(ids, m);
+  assert.ok(maxDiff(after, before) < 1e-6, `logits moved by ${maxDiff(after, before)}`);
+
+  // Gradients reach the new output projections at once (the rest follows once they are non-zero).
+  const { grads, value } = tf.variableGrads(() => tf.mean(tf.square(model.forward(ids, m))) as tf.Scalar, model.trainableVariables());
+  const fc2 = model.namedVariables().get('showo.model.layers.1.mlp.fc2.weight')!;
+  assert.ok(grads[fc2.name]!.dataSync().some((x) => x !== 0));
+  tf.dispose([value, ...Object.values(grads)]);
+
+  const out = path.join(tmpDir('grow'), 'grown');
+  await model.save(out);
+  const loaded = await ShowoModel.load(out);
+  assert.equal(loaded.config.num_hidden_layers, oldLayers + 2);
+  const again = loaded.forward(ids, m);
+  assert.ok(maxDiff(again, after) < 1e-6);
+  assert.throws(() => model.insertLayers([oldLayers + 2], new SeededRandom(1)), /0…/);
+  assert.throws(() => model.insertLayers([0.5], new SeededRandom(1)), /integers/);
+  tf.dispose([ids, before, after, again]);
+  loaded.dispose();
+  model.dispose();
+});
