@@ -7,11 +7,11 @@
 //        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
 //        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
 //        [--new-decoder CH:B0,B1,B2 --init WEIGHTS.safetensors]
-//        [--adversarial W [--disc-channels 32,64,64] [--lecam 0.001] [--disc-start N]]
+//        [--adversarial W [--disc-channels 32,64,64] [--disc-weight 1] [--lecam 0.001] [--disc-start N]]
 //
 // --adversarial adds MAGVIT-v2's adversarial term with generator weight W (0.1 in MAGVIT-v2): a patch
-// discriminator trained in the same steps on class probabilities (palette decoders), LeCAM-regularised; it starts
-// after --disc-start micro-batches. Its weights and anchors are checkpointed with the run (one engine only).
+// discriminator trained in the same steps on one-hot decodings (palette decoders), LeCAM-regularised; it starts
+// after --disc-start micro-batches. --disc-weight 0.01 keeps its gradient out of the global-norm clipping. Its weights and anchors are checkpointed with the run (one engine only).
 //
 // --new-decoder (implies --decoder-only): keeps --init's encoder and quantiser (so its codes, and every Show-o
 // trained on them, stay valid) and trains a freshly initialised decoder of the given width and ResNet blocks per
@@ -99,7 +99,15 @@ async function main(): Promise<void> {
       ? new PatchDiscriminator({ inChannels: model.config.outputMode === 'palette' ? model.config.palette!.length : 3, channels: arg('disc-channels', '32,64,64').split(',').map(Number) }, SEED)
       : undefined;
   const adversarial = discriminator
-    ? { adversarial: { discriminator, generatorWeight: ADVERSARIAL, lecamWeight: Number(arg('lecam', '0.001')), startAfter: Number(arg('disc-start', '0')) } }
+    ? {
+        adversarial: {
+          discriminator,
+          generatorWeight: ADVERSARIAL,
+          discriminatorWeight: Number(arg('disc-weight', '1')),
+          lecamWeight: Number(arg('lecam', '0.001')),
+          startAfter: Number(arg('disc-start', '0')),
+        },
+      }
     : {};
   const run = train({
     ...(discriminator ? { state: { discriminator } } : {}),

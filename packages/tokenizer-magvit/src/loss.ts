@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
 import { ImageShapeError } from './errors.js';
-import { lfqForward, type CodesInput } from './lfq.js';
+import { lfqForward, stopGradient, type CodesInput } from './lfq.js';
 import type { MagvitTokenizer } from './model.js';
 import { localCodeLoss, type LocalCodeHead } from './local-code.js';
 import type { AdversarialLosses, AdversarialTerm } from './discriminator.js';
@@ -46,9 +46,11 @@ export interface MagvitLossOptions {
   localCode?: { weight: number; head: LocalCodeHead };
   /**
    * The adversarial term (MAGVIT-v2: hinge GAN + LeCAM): a {@link PatchDiscriminator} trained in the same step, the
-   * decoder pushed towards outputs it scores as real. Palette tokenizers show it class probabilities (softmax of
-   * the output) against the one-hot targets. Off by default. Train the discriminator's variables with the
-   * tokenizer's (the trainer's `magvitTask` does).
+   * decoder pushed towards outputs it scores as real. Palette tokenizers show it one-hot images (the output's argmax,
+   * straight-through) against the one-hot targets. Off by default. Train the discriminator's variables with the
+   * tokenizer's (the trainer's `magvitTask` does). With global-norm clipping, a large discriminator gradient also
+   * shrinks the decoder's step: Adam is scale-free per parameter, so a small `discriminatorWeight` (e.g. 0.01)
+   * keeps the discriminator's pace and takes it out of the clipping.
    */
   adversarial?: AdversarialTerm;
   /**
@@ -101,13 +103,21 @@ export function paletteExpectation(logits: tf.Tensor4D, palette: readonly (reado
   });
 }
 
-/** The discriminator's view of a batch: class probabilities against one-hot targets (palette), or RGB. */
+/**
+ * The discriminator's view of a batch. RGB tokenizers: output against images. Palette tokenizers: one-hot targets
+ * against the one-hot argmax of the output, with the softmax's gradient (straight-through) — so the discriminator
+ * judges the decoded shapes, not how confident the logits are (real one-hots and soft probabilities would differ
+ * by that alone), while the decoder still receives a gradient.
+ */
 function adversarialTerms(model: MagvitTokenizer, term: AdversarialTerm, output: tf.Tensor4D, images: tf.Tensor4D, targets: tf.Tensor3D | undefined): AdversarialLosses {
   const cfg = model.config;
   if (cfg.outputMode === 'palette') {
     const k = cfg.palette!.length;
     const real = tf.oneHot(tf.cast(targets!, 'int32'), k).toFloat() as tf.Tensor4D;
-    return term.discriminator.losses(real, tf.softmax(output, -1) as tf.Tensor4D, term);
+    const soft = tf.softmax(output, -1);
+    const hard = tf.oneHot(tf.argMax(output, -1), k).toFloat();
+    const fake = tf.add(soft, stopGradient(tf.sub(hard, soft))) as tf.Tensor4D;
+    return term.discriminator.losses(real, fake, term);
   }
   return term.discriminator.losses(images, output, term);
 }
