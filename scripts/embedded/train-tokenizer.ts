@@ -11,7 +11,7 @@
 //
 // --adversarial adds MAGVIT-v2's adversarial term with generator weight W (0.1 in MAGVIT-v2): a patch
 // discriminator trained in the same steps on one-hot decodings (palette decoders), LeCAM-regularised; it starts
-// after --disc-start micro-batches. --disc-weight 0.01 keeps its gradient out of the global-norm clipping. Its weights and anchors are checkpointed with the run (one engine only).
+// after --disc-start micro-batches. The discriminator's gradient is clipped as a group of its own (`clipGroups`). Its weights and anchors are checkpointed with the run (one engine only).
 //
 // --new-decoder (implies --decoder-only): keeps --init's encoder and quantiser (so its codes, and every Show-o
 // trained on them, stay valid) and trains a freshly initialised decoder of the given width and ResNet blocks per
@@ -120,6 +120,8 @@ async function main(): Promise<void> {
     gradAccumSteps: ACCUM,
     workers: WORKERS,
     clipGradNorm: 1.0,
+    // The discriminator is clipped apart, so its gradient cannot shrink the decoder's step.
+    ...(discriminator ? { clipGroups: ['discriminator.'] } : {}),
     checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${discriminator ? '-adv' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),

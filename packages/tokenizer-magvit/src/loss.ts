@@ -48,9 +48,8 @@ export interface MagvitLossOptions {
    * The adversarial term (MAGVIT-v2: hinge GAN + LeCAM): a {@link PatchDiscriminator} trained in the same step, the
    * decoder pushed towards outputs it scores as real. Palette tokenizers show it one-hot images (the output's argmax,
    * straight-through) against the one-hot targets. Off by default. Train the discriminator's variables with the
-   * tokenizer's (the trainer's `magvitTask` does). With global-norm clipping, a large discriminator gradient also
-   * shrinks the decoder's step: Adam is scale-free per parameter, so a small `discriminatorWeight` (e.g. 0.01)
-   * keeps the discriminator's pace and takes it out of the clipping.
+   * tokenizer's (the trainer's `magvitTask` does). Under one global-norm clip a large discriminator gradient also
+   * shrinks the decoder's step: clip the discriminator apart (the trainer's `clipGroups: ['discriminator.']`).
    */
   adversarial?: AdversarialTerm;
   /**

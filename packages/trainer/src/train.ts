@@ -16,7 +16,7 @@ import { CheckpointError, DataExhaustedError } from './errors.js';
 import { JsonlWriter, truncateMetricsLog } from './metrics.js';
 import { AdamW } from './optim/adamw.js';
 import type { WeightAverage } from './optim/average.js';
-import { clipByGlobalNorm } from './optim/clip.js';
+import { clipByGroupNorms } from './optim/clip.js';
 import { learningRate, validateSchedule, type LrSchedule } from './optim/schedule.js';
 import { writeLossCurve } from './plot.js';
 import { isEngineTrainable, type DataInput, type EngineCall, type JsonValue, type Stateful, type StepEvent, type TrainableModel, type TrainEvent } from './types.js';
@@ -65,6 +65,12 @@ export interface TrainOptions<B> {
   gradAccumSteps?: number;
   /** Clip the global gradient norm to this value (default: no clipping; the norm is still reported). */
   clipGradNorm?: number;
+  /**
+   * Parameter-name prefixes whose gradients are clipped as groups of their own (each to `clipGradNorm`), apart from
+   * the rest — e.g. `['discriminator.']` when a GAN's discriminator trains in the same step as its generator, so a
+   * large discriminator gradient cannot shrink the generator's step. The reported norm stays the global one.
+   */
+  clipGroups?: readonly string[];
   /** Skip the update when the loss or gradient norm is NaN/∞ (default true; the event reports `skipped`). */
   skipNonFinite?: boolean;
   /** Named states saved in every checkpoint and restored on resume (random generators, task state, …). */
@@ -320,9 +326,11 @@ async function run<B>(o: TrainOptions<B>, emit: (e: TrainEvent) => void, isCance
         }
         const gradNames = [...gradSum!.keys()];
         const { grads: clipped, norm } = tf.tidy(() =>
-          clipByGlobalNorm(
+          clipByGroupNorms(
+            gradNames,
             gradNames.map((n) => (accum === 1 ? gradSum!.get(n)!.clone() : tf.div(gradSum!.get(n)!, accum))),
             o.clipGradNorm ?? Infinity,
+            o.clipGroups ?? [],
           ),
         );
         const partNames = [...partSums.keys()];

@@ -29,6 +29,8 @@ function setup() {
     disposeOptimizer: true,
     schedule: { kind: 'constant', lr: 2e-3 },
     totalSteps: 5,
+    clipGradNorm: 1,
+    clipGroups: ['discriminator.'],
     state: { discriminator },
     ...extra,
   });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@showo/runtime';
-import { AdamW, clipByGlobalNorm, learningRate, validateSchedule } from '@showo/trainer';
+import { AdamW, clipByGlobalNorm, clipByGroupNorms, learningRate, validateSchedule } from '@showo/trainer';
 import { useWasm } from './helpers.js';
 
 /** torch.optim.AdamW's step, in float64. */
@@ -92,4 +92,21 @@ test('global-norm clipping matches clip_grad_norm_', async () => {
   const loose = clipByGlobalNorm([a, b], 10);
   assert.equal(loose.grads[0].dataSync()[0], 3);
   tf.dispose([a, b, norm, ...grads, loose.norm, ...loose.grads]);
+});
+
+test('group clipping scales each group on its own and reports the global norm', async () => {
+  await useWasm();
+  const gen = tf.tensor1d([3, 0]); // norm 3
+  const disc = tf.tensor1d([0, 40]); // norm 40: would shrink the generator's step 43-fold under one global clip
+  const before = tf.memory().numTensors;
+  const { grads, norm } = clipByGroupNorms(['decoder.w', 'discriminator.w'], [gen, disc], 1, ['discriminator.']);
+  assert.ok(Math.abs(norm.dataSync()[0]! - Math.hypot(3, 40)) < 1e-4, 'the global norm before clipping');
+  assert.ok(Math.abs(grads[0]!.dataSync()[0]! - 3 / (3 + 1e-6)) < 1e-5, 'the decoder group scaled by its own norm');
+  assert.ok(Math.abs(grads[1]!.dataSync()[1]! - 40 / (40 + 1e-6)) < 1e-5);
+  const plain = clipByGroupNorms(['decoder.w', 'discriminator.w'], [gen, disc], 1, []);
+  assert.ok(Math.abs(plain.grads[0]!.dataSync()[0]! - 3 / (Math.hypot(3, 40) + 1e-6)) < 1e-6, 'no prefixes: one global clip');
+  tf.dispose([norm, ...grads, plain.norm, ...plain.grads]);
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => clipByGroupNorms(['a'], [gen, disc], 1, []), /names/);
+  tf.dispose([gen, disc]);
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '@showo/runtime';
 
 /**
  * Global-norm gradient clipping as `torch.nn.utils.clip_grad_norm_`: `norm = √Σ‖g‖²`, every gradient scaled by
@@ -12,5 +13,28 @@ export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): 
     if (!(maxNorm > 0 && Number.isFinite(maxNorm))) return { grads: grads.map((g) => g.clone()), norm };
     const scale = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
     return { grads: grads.map((g) => tf.mul(g, scale)), norm };
+  });
+}
+
+/**
+ * {@link clipByGlobalNorm} per group: the gradients whose names start with one of `prefixes` form that prefix's
+ * group (the first matching prefix wins), the others one more group, and each group is scaled to at most `maxNorm`
+ * on its own. The returned norm is the global one, before clipping. No prefixes: plain global clipping.
+ */
+export function clipByGroupNorms(names: readonly string[], grads: readonly tf.Tensor[], maxNorm: number, prefixes: readonly string[]): { grads: tf.Tensor[]; norm: tf.Scalar } {
+  if (names.length !== grads.length) throw new InvalidArgumentError(`clipByGroupNorms: ${names.length} names for ${grads.length} gradients`);
+  if (prefixes.length === 0) return clipByGlobalNorm(grads, maxNorm);
+  const groupOf = (name: string) => prefixes.findIndex((p) => name.startsWith(p)); // −1: the rest
+  return tf.tidy(() => {
+    const out = new Array<tf.Tensor>(grads.length);
+    const squares: tf.Tensor[] = [];
+    for (let g = -1; g < prefixes.length; g++) {
+      const members = names.map((n, i) => (groupOf(n) === g ? i : -1)).filter((i) => i >= 0);
+      if (members.length === 0) continue;
+      const r = clipByGlobalNorm(members.map((i) => grads[i]!), maxNorm);
+      members.forEach((i, k) => (out[i] = r.grads[k]!));
+      squares.push(tf.square(r.norm));
+    }
+    return { grads: out, norm: tf.sqrt(tf.addN(squares)) as tf.Scalar };
   });
 }
