@@ -10,6 +10,7 @@ import { ImageShapeError } from './errors.js';
 import { lfqForward, stopGradient, type CodesInput } from './lfq.js';
 import type { MagvitTokenizer } from './model.js';
 import { localCodeLoss, type LocalCodeHead } from './local-code.js';
+import { paletteTable } from './palette.js';
 import type { AdversarialLosses, AdversarialTerm } from './discriminator.js';
 
 /** Options of {@link magvitLoss}. All default to the official objective with an L2 reconstruction. */
@@ -97,7 +98,7 @@ export function paletteExpectation(logits: tf.Tensor4D, palette: readonly (reado
   return tf.tidy(() => {
     const [b, h, w, k] = logits.shape;
     if (k !== palette.length) throw new InvalidArgumentError(`logits have ${k} classes, the palette ${palette.length}`);
-    const table = tf.tensor2d(palette.flatMap((c) => [c[0] / 127.5 - 1, c[1] / 127.5 - 1, c[2] / 127.5 - 1]), [k, 3]);
+    const table = paletteTable(palette);
     return tf.matMul(tf.softmax(logits, -1).reshape([-1, k]), table).reshape([b, h, w, 3]) as tf.Tensor4D;
   });
 }
@@ -124,7 +125,7 @@ function adversarialTerms(model: MagvitTokenizer, term: AdversarialTerm, output:
 /** Nearest palette colour index of each pixel of images [B, H, W, 3] in [−1, 1] → int32 [B, H, W]. */
 export function nearestPaletteClass(images: tf.Tensor4D, palette: readonly (readonly [number, number, number])[]): tf.Tensor3D {
   return tf.tidy(() => {
-    const table = tf.tensor2d(palette.flatMap((c) => [c[0] / 127.5 - 1, c[1] / 127.5 - 1, c[2] / 127.5 - 1]), [palette.length, 3]);
+    const table = paletteTable(palette);
     // ‖x − c‖² = ‖x‖² − 2x·c + ‖c‖²; the ‖x‖² term is the same for every colour, so argmin needs only the rest.
     const cross = tf.matMul(images.reshape([-1, 3]), table.transpose());
     const score = tf.sub(tf.sum(tf.square(table), 1), tf.mul(cross, 2));

@@ -13,6 +13,7 @@ import { conv2d, groupNorm, linear, multiHeadAttention, SeededRandom, silu, upsa
 import { attentionLevels, cloneMagvitConfig, downsampleFactor, validateMagvitConfig } from './config.js';
 import { CodeRangeError, ImageShapeError, MagvitWeightsError } from './errors.js';
 import { despecklePalette } from './despeckle.js';
+import { paletteTable } from './palette.js';
 import { codesToLatentData, latentToCodes, readCodes, type CodesInput } from './lfq.js';
 import { parameterSpecs, tfShape, type ParamSpec } from './params.js';
 import type { ForwardTap, MagvitConfig } from './types.js';
@@ -418,8 +419,7 @@ export class MagvitTokenizer {
     if (this.config.outputMode === 'rgb') return output;
     return tf.tidy(() => {
       const pal = this.config.palette!;
-      const table = tf.tensor2d(pal.flatMap((c) => [c[0] / 127.5 - 1, c[1] / 127.5 - 1, c[2] / 127.5 - 1]), [pal.length, 3]);
-      return tf.gather(table, tf.argMax(output, -1)) as unknown as tf.Tensor4D;
+      return tf.gather(paletteTable(pal), tf.argMax(output, -1)) as unknown as tf.Tensor4D;
     });
   }
 
