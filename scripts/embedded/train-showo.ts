@@ -71,8 +71,11 @@ async function main(): Promise<void> {
   const config = embeddedShowoConfig(setup.layout, DIMS);
   const model = ShowoModel.random(config, SEED);
   const INIT = arg('init', '');
+  // Image row / column embeddings (zero at first): asked for with --image-positions, or kept from an --init that has them.
+  if (flag('image-positions')) model.addImagePositionEmbedding();
   if (INIT) {
     const init = await ShowoModel.load(path.resolve(INIT));
+    if (init.config.image_position_embedding) model.addImagePositionEmbedding();
     try {
       for (const [name, v] of model.namedVariables()) v.assign(init.namedVariables().get(name)!);
     } finally {

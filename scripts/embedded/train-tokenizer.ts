@@ -31,7 +31,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
 import { randomScene, sampleT2i } from '@showo/shapes-world';
-import { MagvitTokenizer, PatchDiscriminator, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
+import { MagvitTokenizer, PatchDiscriminator, deepenDecoder, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { NoisyCodeData, ShowoCodeNoise, noisyGate } from './code-noise.js';
 import { appendJsonl, arg, embeddedMagvitConfig, flag, log, tokenizerGate } from './common.js';
@@ -59,9 +59,12 @@ const LOCAL = Number(arg('local', '0'));
 const LOCAL_BITS = Number(arg('local-bits', '0'));
 /** Train only the decoder: codes stay exactly as they are (a Show-o trained on them stays valid). */
 const NEW_DECODER = arg('new-decoder', '');
+// --grow-decoder 2,1,0: --init's tokenizer with that many identity-initialised ResNet blocks added per decoder level
+// (level 0 = full resolution); codes and reconstructions are unchanged at step 0, and the decoder trains alone.
+const GROW_DECODER = arg('grow-decoder', '');
 /** Generator weight of the adversarial term; 0: no discriminator. */
 const ADVERSARIAL = Number(arg('adversarial', '0'));
-const DECODER_ONLY = flag('decoder-only') || NEW_DECODER !== '';
+const DECODER_ONLY = flag('decoder-only') || NEW_DECODER !== '' || GROW_DECODER !== '';
 /** With --decoder-only: a Show-o folder whose one-step samples corrupt the codes the decoder reads (code-noise.ts). */
 const CODE_NOISE = arg('code-noise', '');
 /** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
@@ -72,7 +75,13 @@ async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
   fs.mkdirSync(DIR, { recursive: true });
   const INIT = arg('init', '');
-  const model = NEW_DECODER ? withNewDecoder(INIT, NEW_DECODER) : INIT ? loadMagvit(path.resolve(INIT)) : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
+  const model = NEW_DECODER
+    ? withNewDecoder(INIT, NEW_DECODER)
+    : GROW_DECODER
+      ? grownDecoder(INIT, GROW_DECODER)
+      : INIT
+        ? loadMagvit(path.resolve(INIT))
+        : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
   log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
   if (CODE_NOISE && !DECODER_ONLY) throw new Error('--code-noise trains the decoder only: add --decoder-only');
   const noise = CODE_NOISE ? await ShowoCodeNoise.load(CODE_NOISE, model) : undefined;
@@ -122,7 +131,7 @@ async function main(): Promise<void> {
     clipGradNorm: 1.0,
     // The discriminator is clipped apart, so its gradient cannot shrink the decoder's step.
     ...(discriminator ? { clipGroups: ['discriminator.'] } : {}),
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${discriminator ? '-adv' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${discriminator ? '-adv' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${GROW_DECODER ? `-grow${GROW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,
@@ -183,6 +192,15 @@ function withNewDecoder(init: string, spec: string): MagvitTokenizer {
   old.dispose();
   log(`new decoder ch ${m[1]} blocks [${blocks.join(', ')}]; ${copied} encoder / quantiser tensors kept from ${init}`);
   return fresh;
+}
+
+function grownDecoder(init: string, spec: string): MagvitTokenizer {
+  if (!init || !/^\d+(,\d+)*$/.test(spec)) throw new Error('--grow-decoder B0,B1,… needs --init WEIGHTS.safetensors');
+  const old = loadMagvit(path.resolve(init));
+  const grown = deepenDecoder(old, spec.split(',').map(Number), { seed: SEED });
+  old.dispose();
+  log(`decoder grown by [${spec}] blocks: ch_mult [${grown.config.decoder.chMult.join(', ')}], blocks [${grown.config.decoder.numResBlocks.join(', ')}]`);
+  return grown;
 }
 
 main().catch((e) => {

@@ -23,11 +23,17 @@ export class KVCache {
   private kv: LayerKV[] | undefined;
   private len = 0;
   private isDisposed = false;
+  /**
+   * @internal Per row, how many image tokens (codes or [MASK]) end the cached positions in a run: where the next
+   * image token sits in its grid (models with `image_position_embedding`).
+   */
+  imageRuns: number[];
 
   /** @internal Made by `ShowoModel.emptyCache` / `prefill`. */
   constructor(ownerId: number, batch: number) {
     this.ownerId = ownerId;
     this.batch = batch;
+    this.imageRuns = new Array<number>(batch).fill(0);
   }
 
   /** Cached positions P (the position id of the next token). */
@@ -49,6 +55,7 @@ export class KVCache {
     if (this.kv) for (const l of this.kv) tf.dispose([l.k, l.v]);
     this.kv = undefined;
     this.len = 0;
+    this.imageRuns.fill(0);
     this.isDisposed = true;
   }
 

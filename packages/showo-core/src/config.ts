@@ -30,6 +30,14 @@ export interface ShowoConfig {
   max_position_embeddings: number;
   /** Show-o's prompt text length MSL, when the config records it (prompting uses it, the network does not). */
   max_seq_length?: number;
+  /**
+   * Not in the official architecture (absent there, and then nothing changes). `'row_col'`: learned row and column
+   * embeddings (`showo.model.image_row_embed.weight`, `…image_col_embed.weight`, [√N, H] each) are added to the
+   * input of every image token, by its place in the √N × √N grid of its image. Phi's rotary positions are 1-D, so
+   * "the token above" is 16 positions back and "the left third" is a residue of the position — a small model learns
+   * neither quickly; these give every image token its row and column directly. See `ShowoModel.addImagePositionEmbedding`.
+   */
+  image_position_embedding?: 'row_col';
 }
 
 /** Phi-1.5's own config (microsoft/phi-1_5), used when an official Show-o config names it and omits its fields. */
@@ -46,7 +54,7 @@ export const PHI_1_5_DEFAULTS = {
 } as const satisfies Partial<ShowoConfig>;
 
 /** Show-o fields: their value in a `phi_config` block (pre-resize vocab) must never win over the Show-o one. */
-const SHOWO_FIELDS = ['vocab_size', 'llm_vocab_size', 'num_new_special_tokens', 'codebook_size', 'num_vq_tokens', 'max_seq_length'] as const;
+const SHOWO_FIELDS = ['vocab_size', 'llm_vocab_size', 'num_new_special_tokens', 'codebook_size', 'num_vq_tokens', 'max_seq_length', 'image_position_embedding'] as const;
 const PHI_FIELDS = [
   'hidden_size',
   'intermediate_size',
@@ -107,13 +115,20 @@ export function rotaryDim(c: ShowoConfig): number {
   return Math.trunc(c.partial_rotary_factor * headDim(c));
 }
 
+/** Side of the square image grid (√num_vq_tokens), or 0 when num_vq_tokens is not a square. */
+export function imageGridSide(c: ShowoConfig): number {
+  const side = Math.round(Math.sqrt(c.num_vq_tokens));
+  return side * side === c.num_vq_tokens ? side : 0;
+}
+
 /** Parameter count of a model with this config (what a checkpoint of it holds). */
 export function parameterCount(c: ShowoConfig): number {
   const h = c.hidden_size;
   const i = c.intermediate_size;
   const hd = headDim(c);
   const perLayer = 4 * (h * h + h) + (c.qk_layernorm ? 4 * hd : 0) + (h * i + i) + (i * h + h) + 2 * h;
-  return c.vocab_size * h + c.num_hidden_layers * perLayer + 2 * h + (h * c.vocab_size + c.vocab_size);
+  const imagePositions = c.image_position_embedding ? 2 * imageGridSide(c) * h : 0;
+  return c.vocab_size * h + imagePositions + c.num_hidden_layers * perLayer + 2 * h + (h * c.vocab_size + c.vocab_size);
 }
 
 /**
@@ -147,7 +162,7 @@ export function parseShowoConfig(json: unknown, source = 'config'): ShowoConfig 
   if (raw.qk_layernorm === undefined) raw.qk_layernorm = true;
 
   const problems: string[] = [];
-  const missing = [...SHOWO_FIELDS, ...PHI_FIELDS].filter((f) => f !== 'max_seq_length' && raw[f] === undefined);
+  const missing = [...SHOWO_FIELDS, ...PHI_FIELDS].filter((f) => f !== 'max_seq_length' && f !== 'image_position_embedding' && raw[f] === undefined);
   if (missing.length) {
     problems.push(
       `missing field(s): ${missing.join(', ')}` +
@@ -156,6 +171,7 @@ export function parseShowoConfig(json: unknown, source = 'config'): ShowoConfig 
   }
   const config = { ...raw } as unknown as ShowoConfig;
   if (config.max_seq_length === undefined) delete config.max_seq_length;
+  if (config.image_position_embedding === undefined) delete config.image_position_embedding;
   problems.push(...configProblems(config, new Set(missing)));
   if (problems.length) throw new ShowoConfigError(problems, source);
   return config;
@@ -198,6 +214,9 @@ function configProblems(c: ShowoConfig, skip: Set<string>): string[] {
   if (c.max_seq_length !== undefined && (!Number.isInteger(c.max_seq_length) || c.max_seq_length < 1)) {
     p.push(`max_seq_length must be a positive integer, got ${JSON.stringify(c.max_seq_length)}`);
   }
+  if (c.image_position_embedding !== undefined && c.image_position_embedding !== 'row_col') {
+    p.push(`image_position_embedding must be "row_col" or absent, got ${JSON.stringify(c.image_position_embedding)}`);
+  }
   for (const f of ['layer_norm_eps', 'rope_theta'] as const) {
     if (!skip.has(f) && !(typeof c[f] === 'number' && c[f] > 0 && Number.isFinite(c[f]))) p.push(`${f} must be a positive number, got ${JSON.stringify(c[f])}`);
   }
@@ -211,6 +230,9 @@ function configProblems(c: ShowoConfig, skip: Set<string>): string[] {
     p.push(`hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
   } else if (rotaryDim(c) % 2 !== 0) {
     p.push(`rotary dim int(${c.partial_rotary_factor}·${headDim(c)}) = ${rotaryDim(c)} must be even (rotate-half)`);
+  }
+  if (c.image_position_embedding && imageGridSide(c) === 0) {
+    p.push(`image_position_embedding needs a square image grid, but num_vq_tokens ${c.num_vq_tokens} is not a square`);
   }
   const needed = c.llm_vocab_size + c.num_new_special_tokens + c.codebook_size + 1;
   if (c.vocab_size < needed) {

@@ -8,9 +8,9 @@ import { InvalidArgumentError, SeededRandom, allowMaskToBias, embedding, layerNo
 import { decoderLayer, rotaryTables, type BlockDims, type IntermediateCallback, type LayerKV } from './block.js';
 import { KVCache } from './cache.js';
 import { readCheckpoint, writeCheckpoint, type LoadOptions, type SaveOptions } from './checkpoint.js';
-import { headDim, parameterCount, rotaryDim, validateShowoConfig, type ShowoConfig } from './config.js';
+import { headDim, imageGridSide, parameterCount, rotaryDim, validateShowoConfig, type ShowoConfig } from './config.js';
 import { assertModelFits, type MemoryBudgetOptions } from './memory.js';
-import { PREFIX, memoryShape, paramSpecs, structure, transposeHost, type ShowoWeights } from './weights.js';
+import { IMAGE_COL_EMBED, IMAGE_ROW_EMBED, PREFIX, memoryShape, paramSpecs, structure, transposeHost, type ShowoWeights } from './weights.js';
 
 /**
  * An attention allow-mask in host memory, row-major [batch, queries, keys], 1 = may attend. Structurally the
@@ -286,13 +286,44 @@ export class ShowoModel {
     this.w = structure(this.config, this.vars);
   }
 
+  /**
+   * Turns on `image_position_embedding: 'row_col'` without changing what the model computes: the row and column
+   * tables start at zero, so logits are unchanged until training moves them (each table row gets the gradient of
+   * every image token in that row / column). No-op when already on. The parameter map is replaced: callers holding
+   * `trainableVariables()` must fetch them again.
+   */
+  addImagePositionEmbedding(): void {
+    if (this.borrowed) throw new InvalidArgumentError('addImagePositionEmbedding: this model borrows its weights (ShowoModel.borrow); change the owner instead');
+    this.assertLive();
+    if (this.config.image_position_embedding) return;
+    const config: ShowoConfig = { ...this.config, image_position_embedding: 'row_col' };
+    validateShowoConfig(config);
+    const side = imageGridSide(config);
+    const H = config.hidden_size;
+    const vars = new Map<string, tf.Variable>();
+    for (const spec of paramSpecs(config)) {
+      if (spec.name === IMAGE_ROW_EMBED || spec.name === IMAGE_COL_EMBED) {
+        const zeros = tf.zeros([side, H]);
+        vars.set(spec.name, tf.variable(zeros, true));
+        zeros.dispose();
+      } else vars.set(spec.name, this.vars.get(spec.name)!);
+    }
+    this.vars = vars;
+    (this.config as { image_position_embedding?: 'row_col' }).image_position_embedding = 'row_col';
+    this.w = structure(this.config, this.vars);
+  }
+
   // ───────────────────────────── forward passes ─────────────────────────────
 
-  /** Token embeddings [B, L, H] of int32 ids [B, L]. */
+  /**
+   * What enters the first layer for int32 ids [B, L] (each row a whole sequence from its start): token
+   * embeddings [B, L, H], plus the image row / column embeddings when the config has `image_position_embedding`.
+   * `forwardEmbeds(embed(ids), allow)` equals `forward(ids, allow)`.
+   */
   embed(ids: tf.Tensor): tf.Tensor3D {
     this.assertLive();
     this.checkIds(ids);
-    return embedding(ids, this.w.embedTokens) as tf.Tensor3D;
+    return tf.tidy(() => this.inputEmbeds(ids, undefined).x);
   }
 
   /**
@@ -360,14 +391,20 @@ export class ShowoModel {
     const [B, T] = ids.shape as [number, number];
     const past = cache.layers(this.id, B);
     const P = cache.length;
+    let runs: number[] | undefined;
     const out = tidyObject(() => {
       const bias = this.biasOf(allow, B, T, P + T);
-      const x = this.embedTraced(ids, options?.onIntermediate);
-      const { hidden, kv } = this.layers(x, bias, P, past, options?.onIntermediate);
+      const input = this.inputEmbeds(ids, cache.imageRuns);
+      runs = input.runs;
+      options?.onIntermediate?.('embed', input.x);
+      const { hidden, kv } = this.layers(input.x, bias, P, past, options?.onIntermediate);
       const logits = options ? this.head(hidden, options) : undefined;
       return { logits, kv: append ? kv : [] };
     });
-    if (append) cache.replace(out.kv, P + T);
+    if (append) {
+      cache.replace(out.kv, P + T);
+      if (runs) cache.imageRuns = runs;
+    }
     return out.logits;
   }
 
@@ -379,9 +416,51 @@ export class ShowoModel {
   }
 
   private embedTraced(ids: tf.Tensor, trace: IntermediateCallback | undefined): tf.Tensor3D {
-    const x = embedding(ids, this.w.embedTokens) as tf.Tensor3D; // [B,T,H]
+    const { x } = this.inputEmbeds(ids, undefined);
     trace?.('embed', x);
     return x;
+  }
+
+  /**
+   * Token embeddings [B, T, H], plus each image token's row and column embedding when configured. An image token
+   * is a code or [MASK]; its place in the grid is its index in the run of image tokens it belongs to, continuing
+   * `startRuns` (the runs that end a cache). Returns the runs that end these T positions (undefined when unused).
+   */
+  private inputEmbeds(ids: tf.Tensor, startRuns: readonly number[] | undefined): { x: tf.Tensor3D; runs?: number[] } {
+    const tokens = embedding(ids, this.w.embedTokens) as tf.Tensor3D; // [B,T,H]
+    const table = this.w.imagePosition;
+    if (!table) return { x: tokens };
+    const [B, T] = ids.shape as [number, number];
+    const c = this.config;
+    const first = c.llm_vocab_size + c.num_new_special_tokens; // image codes, then [MASK] at first + K
+    const last = first + c.codebook_size;
+    const side = imageGridSide(c);
+    const N = c.num_vq_tokens;
+    const data = ids.dataSync();
+    const rows = new Int32Array(B * T);
+    const cols = new Int32Array(B * T);
+    const isImage = new Float32Array(B * T);
+    const runs: number[] = [];
+    let any = false;
+    for (let b = 0; b < B; b++) {
+      let run = startRuns?.[b] ?? 0;
+      for (let t = 0; t < T; t++) {
+        const i = b * T + t;
+        const id = data[i];
+        if (id >= first && id <= last) {
+          const k = run % N;
+          rows[i] = Math.floor(k / side);
+          cols[i] = k % side;
+          isImage[i] = 1;
+          run++;
+          any = true;
+        } else run = 0;
+      }
+      runs.push(run);
+    }
+    if (!any) return { x: tokens, runs };
+    const place = tf.add(embedding(tf.tensor2d(rows, [B, T], 'int32'), table.row), embedding(tf.tensor2d(cols, [B, T], 'int32'), table.col));
+    return { x: tf.add(tokens, tf.mul(place, tf.tensor3d(isImage, [B, T, 1]))) as tf.Tensor3D, runs };
   }
 
   /** The decoder stack over T new positions at positions offset … offset+T−1. */

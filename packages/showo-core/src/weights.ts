@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DecoderLayerWeights, LinearWeights, NormWeights } from './block.js';
-import { headDim, type ShowoConfig } from './config.js';
+import { headDim, imageGridSide, type ShowoConfig } from './config.js';
 
 /**
  * What a tensor is. `linear` weights are stored [out, in] in checkpoints and held [in, out] in memory (the
@@ -25,12 +25,17 @@ export interface ParamSpec {
 /** All weights of a Show-o network. */
 export interface ShowoWeights {
   embedTokens: tf.Variable<tf.Rank.R2>; // [V, H]
+  /** Row and column embeddings of image tokens ([√N, H] each), when the config has `image_position_embedding`. */
+  imagePosition?: { row: tf.Variable<tf.Rank.R2>; col: tf.Variable<tf.Rank.R2> };
   layers: DecoderLayerWeights[];
   finalLayernorm: NormWeights;
   lmHead: LinearWeights; // w [H, V], b [V]
 }
 
 export const PREFIX = 'showo.';
+/** Parameter names of the optional image row / column embeddings (not in official checkpoints). */
+export const IMAGE_ROW_EMBED = `${PREFIX}model.image_row_embed.weight`;
+export const IMAGE_COL_EMBED = `${PREFIX}model.image_col_embed.weight`;
 
 /** The parameter table for a config, in the official state-dict order. */
 export function paramSpecs(c: ShowoConfig): ParamSpec[] {
@@ -39,6 +44,10 @@ export function paramSpecs(c: ShowoConfig): ParamSpec[] {
   const V = c.vocab_size;
   const hd = headDim(c);
   const specs: ParamSpec[] = [{ name: `${PREFIX}model.embed_tokens.weight`, shape: [V, H], kind: 'embedding' }];
+  if (c.image_position_embedding) {
+    const side = imageGridSide(c);
+    specs.push({ name: IMAGE_ROW_EMBED, shape: [side, H], kind: 'embedding' }, { name: IMAGE_COL_EMBED, shape: [side, H], kind: 'embedding' });
+  }
   const lin = (name: string, out: number, inp: number) => {
     specs.push({ name: `${name}.weight`, shape: [out, inp], kind: 'linear' }, { name: `${name}.bias`, shape: [out], kind: 'bias' });
   };
@@ -92,6 +101,7 @@ export function structure(c: ShowoConfig, vars: Map<string, tf.Variable>): Showo
   }
   return {
     embedTokens: get<tf.Rank.R2>(`${PREFIX}model.embed_tokens.weight`),
+    ...(c.image_position_embedding ? { imagePosition: { row: get<tf.Rank.R2>(IMAGE_ROW_EMBED), col: get<tf.Rank.R2>(IMAGE_COL_EMBED) } } : {}),
     layers,
     finalLayernorm: norm(`${PREFIX}model.final_layernorm`),
     lmHead: lin(`${PREFIX}lm_head`),

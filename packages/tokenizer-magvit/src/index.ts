@@ -15,4 +15,5 @@ export * from './despeckle.js';
 export * from './loss.js';
 export * from './discriminator.js';
 export * from './local-code.js';
+export * from './grow.js';
 export * from './di.js';
