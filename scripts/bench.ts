@@ -3,6 +3,7 @@
 //   npm run bench -- --json       # {"backend", "forward_b1_ms", "t2i_18step_cfg_s", "t2i_18step_cfg_dual_s", ...}
 //   npm run bench -- --backend cpu --reps 3
 //   npm run bench -- --only t2i   # just the t2i rows (single engine and dual engine), interleaved
+//   npm run bench -- --only forward  # just the batch-1 forward, one engine and split over two, interleaved
 // The dual-engine t2i runs the conditional row on the main thread and the unconditional row in a worker thread
 // (`withDualEngine`, `createShowoEngine(model, { workers: 2 })`); the two t2i figures are measured alternately so
 // that load from other processes hits both alike, and the 1-minute load average is reported next to them, with
@@ -228,18 +229,68 @@ async function trainLoopStepSeconds(c: ShowoConfig, workers: 1 | 2, steps = 4): 
   return median(times) / 1000;
 }
 
+/**
+ * Batch-1 forward on the main thread alone and split over two engines (`runTensorParallel('forward')`: half of the
+ * heads and of the MLP of every layer each, one all-reduce per layer), timed alternately; also checks that both
+ * give the same logits.
+ */
+async function forwardSingleAndParallel(model: ShowoModel, fwd: ReturnType<typeof t2iInput>, reps: number) {
+  const engine = await createShowoEngine(model, { workers: 2 });
+  const allow = tf.tensor3d(fwd.mask.data, [fwd.mask.batch, fwd.mask.queries, fwd.mask.keys], 'bool');
+  const inputs = { ids: fwd.ids, allow };
+  const options = { config: model.config };
+  const floats = fwd.ids.size * model.config.hidden_size;
+  try {
+    const a = model.forward(fwd.ids, fwd.mask);
+    const b = (await engine.runTensorParallel('forward', inputs, options, floats)) as tf.Tensor;
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+    tf.dispose([a, b]);
+    if (!(diff < 1e-3)) throw new Error(`tensor-parallel logits differ from the single-engine ones by ${diff}`);
+    const [single, parallel] = await timeAlternating(
+      reps,
+      async () => {
+        const y = model.forward(fwd.ids, fwd.mask);
+        y.dataSync();
+        y.dispose();
+      },
+      async () => {
+        const y = (await engine.runTensorParallel('forward', inputs, options, floats)) as tf.Tensor;
+        y.dataSync();
+        y.dispose();
+      },
+    );
+    return { singleMs: single.ms, parallelMs: parallel.ms, maxDiff: diff };
+  } finally {
+    allow.dispose();
+    await engine.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   const backend = await initBackend(arg('backend', 'auto'), { log: (l) => log(l) });
   if (ONLY === 't2i') return t2iOnly(backend.name);
+  if (ONLY === 'forward') {
+    const model = ShowoModel.random(BENCH, 0);
+    const fwd = t2iInput(BENCH, 1);
+    const r = await forwardSingleAndParallel(model, fwd, REPS);
+    const flops = forwardFlops(BENCH, fwd.ids.shape[1], fwd.ids.shape[1]);
+    const load = os.loadavg()[0]!;
+    if (JSON_OUT) console.log(JSON.stringify({ backend: backend.name, forward_b1_ms: +r.singleMs.toFixed(1), forward_b1_tp_ms: +r.parallelMs.toFixed(1), max_abs_diff: r.maxDiff, load_1m: +load.toFixed(2) }));
+    else {
+      console.log('| what | time | effective GFLOP/s |\n|---|---|---|');
+      console.log(`| forward, batch 1, one engine | ${r.singleMs.toFixed(1)} ms | ${(flops / r.singleMs / 1e6).toFixed(1)} |`);
+      console.log(`| forward, batch 1, tensor-parallel over two engines | ${r.parallelMs.toFixed(1)} ms | ${(flops / r.parallelMs / 1e6).toFixed(1)} |`);
+      console.log(`\nmax |Δ logits| ${r.maxDiff.toExponential(2)}; 1-minute load ${load.toFixed(2)}`);
+    }
+    tf.dispose(fwd.ids);
+    model.dispose();
+    return;
+  }
   const peak = await peakGflops();
   const model = ShowoModel.random(BENCH, 0);
   const L = 1 + BENCH.max_seq_length! + 2 + BENCH.num_vq_tokens; // 291
   const fwd = t2iInput(BENCH, 1);
-  const forwardMs = await time(REPS, () => {
-    const y = model.forward(fwd.ids, fwd.mask);
-    y.dataSync();
-    y.dispose();
-  });
+  const { singleMs: forwardMs, parallelMs: forwardTpMs } = await forwardSingleAndParallel(model, fwd, REPS);
 
   const layout = tokenLayoutFor(BENCH, { bosId: 199 });
   const prompting = new UniversalPrompting(layout, { maxSeqLength: BENCH.max_seq_length!, numVqTokens: BENCH.num_vq_tokens });
@@ -276,6 +327,7 @@ async function main(): Promise<void> {
     backend: backend.name,
     peak_gflops: +peak.toFixed(1),
     forward_b1_ms: +forwardMs.toFixed(1),
+    forward_b1_tp_ms: +forwardTpMs.toFixed(1),
     t2i_18step_cfg_s: +t2iS.toFixed(3),
     t2i_18step_cfg_dual_s: +t2i.dualS.toFixed(3),
     cfg_dual_speedup: +(t2iS / t2i.dualS).toFixed(2),
@@ -301,6 +353,7 @@ async function main(): Promise<void> {
   }
   const rows: Array<[string, string, string, string]> = [
     ['forward, batch 1, 291 positions', `${forwardMs.toFixed(1)} ms`, g(fwdFlops, forwardMs / 1000).toFixed(1), '≤ 85 ms (official 42 ms)'],
+    ['forward, same, split over two engines (tensor-parallel)', `${forwardTpMs.toFixed(1)} ms`, g(fwdFlops, forwardTpMs / 1000).toFixed(1), `${(forwardMs / forwardTpMs).toFixed(2)}× vs one engine`],
     ['t2i, 18 steps, CFG 5, prefix cache', `${t2iS.toFixed(2)} s`, g(t2iFlops, t2iS).toFixed(1), '≤ 1.8 s (official)'],
     ...dualRows(t2i, t2iFlops, g),
     ['answer 32 tokens, KV cache', `${answerKv.toFixed(2)} s`, g(arFlops, answerKv).toFixed(1), `${result.kv_speedup}× vs recompute (≥ 10×)`],

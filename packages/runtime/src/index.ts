@@ -11,3 +11,4 @@ export * from './ops/primitives.js';
 export * from './di.js';
 export * from './ops/kernels.js';
 export * from './workers/dual-engine.js';
+export { ExchangeAbortedError, PairExchange, SINGLE_ENGINE, type TensorParallelContext } from './workers/exchange.js';

@@ -129,6 +129,41 @@ describe('DualEngine with a worker', () => {
     tf.dispose([x, a, b]);
   });
 
+  it('runTensorParallel: the MLP split over both engines equals the whole MLP on one', async () => {
+    const x = tf.randomNormal([5, 6], 0, 1, 'float32', 3);
+    const whole = reference.call('mlpForward', { x }, undefined) as tf.Tensor;
+    for (let i = 0; i < 3; i++) {
+      // Repeated calls reuse the shared memory; each all-reduce alternates slots.
+      const split = (await engine.runTensorParallel('mlpForwardSharded', { x }, undefined, x.shape[0] * 3)) as tf.Tensor;
+      assert.deepEqual(split.shape, [5, 3]);
+      assert.ok(maxAbsDiff(split, whole) < 1e-5, `call ${i}: ${maxAbsDiff(split, whole)}`);
+      split.dispose();
+    }
+    // A larger call than the shared memory first held: it grows.
+    const big = tf.randomNormal([40_000, 6], 0, 1, 'float32', 4);
+    const bigSplit = (await engine.runTensorParallel('mlpForwardSharded', { x: big }, undefined, big.shape[0] * 3)) as tf.Tensor;
+    const bigWhole = reference.call('mlpForward', { x: big }, undefined) as tf.Tensor;
+    assert.ok(maxAbsDiff(bigSplit, bigWhole) < 1e-4);
+    tf.dispose([x, whole, big, bigSplit, bigWhole]);
+  });
+
+  it('runTensorParallel: a failure on either engine rejects the call instead of hanging, and the next call works', async () => {
+    const x = tf.ones([2, 3]);
+    for (const rank of [0, 1]) {
+      for (const after of [0, 2]) {
+        await assert.rejects(
+          engine.runTensorParallel('failInParallel', { x }, { rank, after }, 6),
+          (e: unknown) => e instanceof Error && new RegExp(`deliberate failure on engine ${rank}`).test((e as Error).message),
+          `rank ${rank} after ${after}`,
+        );
+      }
+    }
+    const ok = (await engine.runTensorParallel('failInParallel', { x }, { rank: 5, after: 1 }, 6)) as tf.Tensor;
+    // after + 3 = four all-reduces of ones over two engines: 2, 4, 8, 16.
+    assert.deepEqual(Array.from(ok.dataSync()), new Array(6).fill(16));
+    tf.dispose([x, ok]);
+  });
+
   it('leaks no tensors on either engine', async () => {
     const x = tf.randomNormal([4, 6]);
     const target = tf.randomNormal([4, 3]);
@@ -143,6 +178,7 @@ describe('DualEngine with a worker', () => {
       tf.dispose((await engine.runSplit('mlpForward', { x })) as tf.Tensor);
       const g = await engine.valueAndGrads('mlpLoss', { x, target });
       tf.dispose([g.value, ...Object.values(g.grads)]);
+      tf.dispose((await engine.runTensorParallel('mlpForwardSharded', { x }, undefined, 12)) as tf.Tensor);
     }
     assert.equal(tf.memory().numTensors, mainBefore, 'main thread');
     assert.equal((await engine.workerMemory())!.numTensors, workerBefore, 'worker');
@@ -164,6 +200,10 @@ describe('DualEngine with one engine', () => {
     assert.equal(value.rank, 0);
     assert.equal(Object.keys(grads).length, 4);
     assert.equal(await engine.workerMemory(), undefined);
+    // Tensor-parallel functions compute everything when they are alone.
+    const whole = (await engine.runTensorParallel('mlpForwardSharded', { x }, undefined, 9)) as tf.Tensor;
+    assert.ok(maxAbsDiff(whole, a) < 1e-6);
+    whole.dispose();
     await engine.dispose();
     tf.dispose([x, a, b, value, ...Object.values(grads), ...Object.values(weights)]);
   });

@@ -124,6 +124,8 @@ function normAndRotate(x: tf.Tensor3D, norm: NormWeights | undefined, rope: Rota
  * @param x     hidden states of the new positions [B, T, H]
  * @param bias  additive attention bias [B, T, P+T] (0 = may attend, large negative = blocked)
  * @param past  cached keys/values of the P earlier positions (undefined when P = 0)
+ * @param residual  false: return attn + mlp without x (a tensor-parallel share, whose sum over the shares is
+ *                  added to x once)
  * @returns the layer output [B, T, H] and the keys/values of all P+T positions (for the cache)
  */
 export function decoderLayer(
@@ -134,6 +136,7 @@ export function decoderLayer(
   bias: tf.Tensor3D,
   past: LayerKV | undefined,
   trace?: (name: string, value: tf.Tensor) => void,
+  residual = true,
 ): { out: tf.Tensor3D; kv: LayerKV } {
   const h = layerNorm(x, w.inputLayernorm.gamma, w.inputLayernorm.beta, d.eps) as tf.Tensor3D; // [B,T,H]
   trace?.('input_layernorm', h);
@@ -155,7 +158,7 @@ export function decoderLayer(
   const mlp = linear(geluTanh(linear(h, w.fc1.w, w.fc1.b)), w.fc2.w, w.fc2.b) as tf.Tensor3D; // [B,T,I] → [B,T,H]
   trace?.('mlp', mlp);
 
-  const out = tf.addN([attn, mlp, x]) as tf.Tensor3D;
+  const out = (residual ? tf.addN([attn, mlp, x]) : tf.add(attn, mlp)) as tf.Tensor3D;
   trace?.('out', out);
   return { out, kv: { k, v } };
 }

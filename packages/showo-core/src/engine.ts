@@ -11,7 +11,9 @@
  * - {@link prefill}: runs the prefix and keeps its KV cache and the mask rows of the image block;
  * - {@link imageLogits}: the logits of the image positions of a block against that cache, optionally only the
  *   codebook columns (every output crosses the thread boundary: return only what the caller reads);
- * - {@link release}: frees a session's cache (`DualEngine.resetState()` frees every session's).
+ * - {@link release}: frees a session's cache (`DualEngine.resetState()` frees every session's);
+ * - {@link forward}: a full forward pass, split over both engines when run with `DualEngine.runTensorParallel`
+ *   (half of the heads and of the MLP each, `ShowoModel.forwardParallel`).
  *
  * The numbers are those of `ShowoModel.prefill` / `forwardWithCache` on the same rows: the code is the same.
  *
@@ -23,7 +25,8 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, type EngineContext, type NamedTensors } from '@showo/runtime';
 import type { KVCache } from './cache.js';
 import type { ShowoConfig } from './config.js';
-import { ShowoModel } from './model.js';
+import { ShowoModel, type LogitsSelection } from './model.js';
+import { ShowoShard } from './parallel.js';
 import { paramSpecs } from './weights.js';
 
 /** Options every function of this module takes. */
@@ -155,6 +158,64 @@ export function imageLogits(ctx: EngineContext, inputs: NamedTensors, options: u
     throw new InvalidArgumentError(`showo-core engine imageLogits: columns {start: ${start}, count: ${count}} are outside the ${v} vocabulary columns`);
   }
   return tf.slice(out, [0, 0, start], [b, l, count]);
+}
+
+/** Options of {@link forward}. */
+export interface ShowoForwardOptions {
+  config: ShowoConfig;
+  /** Positions to return logits for (default all). */
+  logits?: LogitsSelection;
+  /**
+   * Bump it after assigning new values to the weights in place: a tensor-parallel share is a copy of them, rebuilt
+   * when the weight tensors or this number change.
+   */
+  weightsVersion?: number;
+}
+
+/**
+ * This engine's share of the weights (copies, so `resetState` may free them), rebuilt when the weights change. The
+ * weight tensors it was cut from are kept behind a private field: they belong to the engine.
+ */
+class ShardEntry {
+  readonly shard: ShowoShard;
+  readonly #sources: tf.Tensor[];
+  readonly #key: string;
+
+  constructor(shard: ShowoShard, sources: tf.Tensor[], key: string) {
+    this.shard = shard;
+    this.#sources = sources;
+    this.#key = key;
+  }
+
+  fits(sources: tf.Tensor[], key: string): boolean {
+    return key === this.#key && sources.length === this.#sources.length && sources.every((t, i) => t === this.#sources[i]);
+  }
+}
+
+const SHARD_KEY = 'showo-core.engine.shard';
+
+/**
+ * Logits of `ids` int32 [B, L] under `allow` bool [B, L, L] (`ShowoModel.forward`). Under
+ * `DualEngine.runTensorParallel` each engine computes half of every layer and the main thread returns the logits;
+ * run alone (or with `run`), it is the whole forward.
+ */
+export function forward(ctx: EngineContext, inputs: NamedTensors, options: unknown): tf.Tensor3D | NamedTensors {
+  const o = options as ShowoForwardOptions;
+  const { ids, allow } = inputs;
+  if (!ids || !allow) throw new InvalidArgumentError('showo-core engine forward: inputs ids and allow are required');
+  const model = modelOf(ctx, o.config);
+  const share = ctx.parallel;
+  if (!share || share.size === 1) return model.forward(ids, allow, { logits: o.logits });
+  const sources = paramSpecs(o.config).map((s) => ctx.weights[s.name]!);
+  const key = `${JSON.stringify(o.config)}#${o.weightsVersion ?? 0}#${share.rank}`;
+  let entry = ctx.state.get(SHARD_KEY);
+  if (!(entry instanceof ShardEntry) || !entry.fits(sources, key)) {
+    if (entry instanceof ShardEntry) entry.shard.dispose();
+    // The share's tensors are kept (tf.keep), so they outlive the call's tidy.
+    entry = new ShardEntry(model.shard(share.rank), sources, key);
+    ctx.state.set(SHARD_KEY, entry);
+  }
+  return model.forwardParallel(ids, allow, (entry as ShardEntry).shard, share, { logits: o.logits }) ?? {};
 }
 
 /** Frees the session's prefix cache (nothing when it has none). Returns nothing. */

@@ -2,7 +2,9 @@
  * The Show-o transformer (Phi-1.5 + QK-norm) with KV and prefix caches.
  *
  * - {@link ShowoModel}: random init, load/save of official checkpoints, `forward`, `prefill`,
- *   `forwardWithCache`, `resizeVocab` (new task tokens), `insertLayers` (deeper, same function), `trainableVariables`.
+ *   `forwardWithCache`, `resizeVocab` (new task tokens), `insertLayers` (deeper, same function),
+ *   `addImagePositionEmbedding` (optional image row / column embeddings), `trainableVariables`, and
+ *   `shard` / `forwardParallel` (one forward split over two engines, {@link ShowoShard}).
  * - {@link KVCache}: the keys/values of processed positions (KV cache for decoding, prefix cache for MaskGIT).
  * - {@link ShowoConfig}: the official config fields; {@link parseShowoConfig} reads the official and fixture
  *   layouts; {@link tokenLayoutFor} gives the `TokenLayout` of `@showo/prompting` for a config.
@@ -42,7 +44,8 @@ export {
   type LogitsSelection,
   type NormalSource,
 } from './model.js';
+export { ShowoShard, type ParallelShare } from './parallel.js';
 export { SHOWO_ENGINE_MODULE, createShowoEngine, type ShowoDualEngineOptions } from './dual.js';
 export * as showoEngine from './engine.js';
-export type { ShowoEngineCallOptions, ShowoImageLogitsOptions } from './engine.js';
+export type { ShowoEngineCallOptions, ShowoForwardOptions, ShowoImageLogitsOptions } from './engine.js';
 export { SHOWO_CORE_TYPES, showoCoreModule, defaultModelLoader, type ShowoModelLoader } from './di.js';

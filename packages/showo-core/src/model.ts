@@ -10,6 +10,7 @@ import { KVCache } from './cache.js';
 import { readCheckpoint, writeCheckpoint, type LoadOptions, type SaveOptions } from './checkpoint.js';
 import { headDim, imageGridSide, parameterCount, rotaryDim, validateShowoConfig, type ShowoConfig } from './config.js';
 import { assertModelFits, type MemoryBudgetOptions } from './memory.js';
+import { ShowoShard, type ParallelShare } from './parallel.js';
 import { IMAGE_COL_EMBED, IMAGE_ROW_EMBED, PREFIX, memoryShape, paramSpecs, structure, transposeHost, type ShowoWeights } from './weights.js';
 
 /**
@@ -344,6 +345,43 @@ export class ShowoModel {
       throw new InvalidArgumentError(`forwardEmbeds: embeddings must be [B, L, ${this.config.hidden_size}], got [${embeds.shape.join(', ')}]`);
     }
     return tf.tidy(() => this.forwardEmbedsInner(embeds, allow, options));
+  }
+
+  /**
+   * This engine's share of the weights for {@link forwardParallel} on `rank` of two engines: the q/k/v columns of
+   * half of the heads, the matching rows of `dense`, half of the MLP. Copies, owned by the caller (dispose them);
+   * take a new share after the weights change.
+   */
+  shard(rank: 0 | 1): ShowoShard {
+    this.assertLive();
+    return new ShowoShard(this.w, this.dims.numHeads, this.dims.headDim, rank);
+  }
+
+  /**
+   * {@link forward} computed by two engines at once (tensor parallelism, `DualEngine.runTensorParallel`): each runs
+   * this with its own {@link shard} and `share` (`ctx.parallel`), and every layer joins the two halves with one
+   * all-reduce. Logits on rank 0 (equal to `forward`'s up to float rounding), undefined on rank 1. With
+   * `share.size === 1` it is `forward` and needs no shard.
+   */
+  forwardParallel(ids: tf.Tensor, allow: AllowInput, shard: ShowoShard | undefined, share: ParallelShare, options: ForwardOptions = {}): tf.Tensor3D | undefined {
+    if (share.size === 1) return this.forward(ids, allow, options);
+    this.assertLive();
+    this.checkIds(ids);
+    if (!shard || shard.rank !== share.rank || shard.layers.length !== this.config.num_hidden_layers) {
+      throw new InvalidArgumentError(`forwardParallel on rank ${share.rank} needs this model's shard(${share.rank})`);
+    }
+    return tf.tidy(() => {
+      let x = this.inputEmbeds(ids, undefined).x;
+      const [B, L] = x.shape;
+      const bias = this.biasOf(allow, B, L, L);
+      const rope = rotaryTables(0, L, this.dims.headDim, this.dims.rotaryDim, this.config.rope_theta);
+      const dims = { ...this.dims, numHeads: shard.numHeads };
+      for (const lw of shard.layers) {
+        const { out } = decoderLayer(x, lw, dims, rope, bias, undefined, undefined, false);
+        x = tf.add(x, share.allReduceSum(out)) as tf.Tensor3D;
+      }
+      return share.rank === 0 ? this.head(x, options) : undefined;
+    });
   }
 
   /** A cache with no positions for `batch` rows (start of KV-cache decoding). */

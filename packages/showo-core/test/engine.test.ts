@@ -108,3 +108,30 @@ test('imageLogits without a prefill names the session; resetState frees every se
   // The model's weights survived resetState (the cached model view only borrows them).
   assert.doesNotThrow(() => tf.dispose(model.forward(tf.zeros([1, 3], 'int32'), maskFrom(1, 3, (q, k) => k <= q))));
 });
+
+test('forward under runTensorParallel: half of every layer on each engine gives the logits of one forward', async () => {
+  const ids = randomIds(B, L, TINY.vocab_size, 9);
+  const mask = maskFrom(B, L, (q, k) => k <= q || (q >= P && k >= P));
+  const allow = boolOf(mask);
+  const want = model.forward(ids, mask);
+  const floats = B * L * TINY.hidden_size;
+  for (const logits of [undefined, { start: P, length: T }] as const) {
+    const got = (await engine.runTensorParallel('forward', { ids, allow }, { config: TINY, logits }, floats)) as tf.Tensor;
+    const ref = logits ? tf.slice(want, [0, P, 0], [B, T, TINY.vocab_size]) : want;
+    assert.deepEqual(got.shape, ref.shape);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(got, ref))).dataSync()[0]);
+    assert.ok(diff < 1e-4, `logits differ by ${diff}`);
+    tf.dispose(logits ? [got, ref] : [got]);
+  }
+  // The shares are cached per engine and rebuilt after the weights change (weightsVersion).
+  const workerBefore = (await engine.workerMemory())!.numTensors;
+  const mainBefore = tf.memory().numTensors;
+  tf.dispose((await engine.runTensorParallel('forward', { ids, allow }, { config: TINY, weightsVersion: 1 }, floats)) as tf.Tensor);
+  assert.equal(tf.memory().numTensors, mainBefore, 'the new share replaced the old one on the main thread');
+  assert.equal((await engine.workerMemory())!.numTensors, workerBefore, 'and in the worker');
+  // Run alone (no tensor parallelism) it is the plain forward.
+  const alone = (await engine.run('forward', { ids, allow }, { config: TINY })) as tf.Tensor;
+  assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(alone, want))).dataSync()[0]), 0);
+  await engine.resetState();
+  tf.dispose([ids, allow, want, alone]);
+});

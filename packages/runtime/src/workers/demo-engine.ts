@@ -58,3 +58,36 @@ export function echo(ctx: EngineContext, inputs: NamedTensors): tf.Tensor {
 export function fail(): never {
   throw new Error('deliberate failure in the engine module');
 }
+
+/**
+ * {@link mlpForward} split over the engines of `DualEngine.runTensorParallel` (the Megatron split): engine r takes
+ * its half of the hidden units — columns of w1 and b1, rows of w2 — and the all-reduce adds the two halves of the
+ * output; b2 is added once, by engine 0. On one engine it computes the whole MLP.
+ */
+export function mlpForwardSharded(ctx: EngineContext, inputs: NamedTensors): tf.Tensor {
+  const { w1, b1, w2, b2 } = ctx.weights;
+  const p = ctx.parallel;
+  if (!p || p.size === 1) return mlpForward(ctx, inputs);
+  const hidden = w1.shape[1]!;
+  const half = Math.ceil(hidden / 2);
+  const [from, count] = p.rank === 0 ? [0, half] : [half, hidden - half];
+  const w1s = tf.slice(w1, [0, from], [w1.shape[0]!, count]) as tf.Tensor2D;
+  const b1s = tf.slice(b1, [from], [count]) as tf.Tensor1D;
+  const w2s = tf.slice(w2, [from, 0], [count, w2.shape[1]!]) as tf.Tensor2D;
+  const partial = linear(geluTanh(linear(inputs.x, w1s, b1s)), w2s, p.rank === 0 ? (b2 as tf.Tensor1D) : undefined);
+  return p.allReduceSum(partial);
+}
+
+/**
+ * Throws on engine `options.rank` after `options.after` all-reduces (tests that the other engine stops waiting);
+ * otherwise returns x after `after + 3` all-reduces.
+ */
+export function failInParallel(ctx: EngineContext, inputs: NamedTensors, options: unknown): tf.Tensor {
+  const o = options as { rank: 0 | 1; after: number };
+  let x = inputs.x;
+  for (let i = 0; ; i++) {
+    if (ctx.parallel?.rank === o.rank && i === o.after) throw new Error(`deliberate failure on engine ${o.rank}`);
+    x = ctx.parallel ? ctx.parallel.allReduceSum(x) : x;
+    if (i > o.after + 1) return x;
+  }
+}

@@ -51,6 +51,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, ShowoError } from '../errors.js';
+import { ExchangeAbortedError, PairExchange, SINGLE_ENGINE } from './exchange.js';
 import { LocalEngine, SINGLE_OUTPUT } from './local-engine.js';
 import { fromWireAll, toWireAll, type FromWorker, type NamedTensors, type ToWorker, type WireTensors } from './protocol.js';
 
@@ -156,6 +157,7 @@ export class DualEngine {
   private failed: Error | undefined;
   private weightNames: string[] = [];
   private disposed = false;
+  private exchange: PairExchange | undefined;
 
   private constructor(
     /** Engines in use: 1 (main thread only) or 2 (main thread + worker). */
@@ -465,6 +467,50 @@ export class DualEngine {
     }
     const theirs: GradientResult = { value: tf.scalar(msg.value ?? NaN), grads: fromWireAll(msg.outputs ?? {}), aux: msg.aux ?? {} };
     return [mine, theirs];
+  }
+
+  /**
+   * Runs `fn` on both engines at once as two shares of **one** computation (tensor parallelism): each call sees
+   * `ctx.parallel` ({ rank, size, allReduceSum }) and computes its share — e.g. half of the attention heads and half
+   * of the MLP of every layer — and `allReduceSum` joins the shares through shared memory wherever the function
+   * needs the whole. Returns the main thread's output (the worker's is discarded), owned by the caller. With one
+   * worker, `fn` runs once on the main thread with `{ rank: 0, size: 1 }` and must compute everything.
+   *
+   * `exchangeFloats` is the largest tensor one all-reduce carries (float32 values); shared memory is allocated for
+   * it once and grown when a call needs more. If either engine fails, the other stops waiting and the call rejects.
+   */
+  async runTensorParallel(fn: string, inputs: NamedTensors, options: unknown, exchangeFloats: number): Promise<EngineOutput> {
+    this.check();
+    if (!this.worker) return this.local.call(fn, inputs, options, SINGLE_ENGINE);
+    if (!this.exchange || this.exchange.capacity < exchangeFloats) {
+      const exchange = PairExchange.create(Math.max(exchangeFloats, 1 << 16));
+      await this.send({ type: 'exchange', id: this.id(), buffer: exchange.buffer });
+      this.exchange = exchange;
+    }
+    const exchange = this.exchange;
+    const { wire, transfer } = toWireAll(inputs);
+    const remote = this.send({ type: 'call', id: this.id(), fn, inputs: wire, options, parallel: true }, transfer);
+    let mine: EngineOutput;
+    try {
+      mine = this.local.call(fn, inputs, options, exchange.context(0));
+    } catch (e) {
+      exchange.abort();
+      const theirs = await remote.then(
+        () => undefined,
+        (w: unknown) => w,
+      );
+      exchange.reset();
+      // When this side only stopped because the worker failed, the worker's error is the one that explains it.
+      throw e instanceof ExchangeAbortedError && theirs ? theirs : e;
+    }
+    try {
+      await remote;
+    } catch (e) {
+      tf.dispose(mine instanceof tf.Tensor ? mine : Object.values(mine));
+      exchange.reset();
+      throw e;
+    }
+    return mine;
   }
 
   /** Clears `ctx.state` on both engines (disposing the tensors in it). */

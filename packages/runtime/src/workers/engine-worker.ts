@@ -7,12 +7,14 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend.js';
 import '../ops/kernels.js';
+import { PairExchange } from './exchange.js';
 import { LocalEngine, SINGLE_OUTPUT } from './local-engine.js';
 import { fromWireAll, toWireAll, type FromWorker, type NamedTensors, type ToWorker } from './protocol.js';
 
 if (!parentPort) throw new Error('engine-worker must run in a worker thread');
 const port = parentPort;
 let engine: LocalEngine | undefined;
+let exchange: PairExchange | undefined;
 
 function reply(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
@@ -32,10 +34,25 @@ async function handle(msg: ToWorker): Promise<void> {
     if (msg.type === 'setWeights') {
       engine.setWeights(fromWireAll(msg.weights), true, msg.replace);
       reply({ type: 'done', id });
+    } else if (msg.type === 'exchange') {
+      exchange = PairExchange.attach(msg.buffer);
+      reply({ type: 'done', id });
     } else if (msg.type === 'call') {
       const inputs = fromWireAll(msg.inputs);
       try {
-        if (msg.grads) {
+        if (msg.parallel) {
+          if (!exchange) throw new Error('tensor-parallel call before the exchange was set up');
+          let out: tf.Tensor | NamedTensors;
+          try {
+            out = engine.call(msg.fn, inputs, msg.options, exchange.context(1));
+          } catch (e) {
+            exchange.abort(); // the main thread may be waiting for this engine's share
+            throw e;
+          }
+          // The main thread's share carries the result; this one's outputs are not sent back.
+          tf.dispose(out instanceof tf.Tensor ? out : Object.values(out));
+          reply({ type: 'done', id });
+        } else if (msg.grads) {
           const { value, grads, aux } = engine.valueAndGrads(msg.fn, inputs, msg.options, msg.grads.length ? msg.grads : undefined);
           const v = value.dataSync()[0];
           const auxValues: Record<string, number> = {};

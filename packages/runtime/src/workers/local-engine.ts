@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors.js';
+import type { TensorParallelContext } from './exchange.js';
 import type { NamedTensors } from './protocol.js';
 
 /** What an {@link EngineFunction} receives besides its inputs. */
@@ -21,6 +22,11 @@ export interface EngineContext {
   readonly state: Map<string, unknown>;
   /** 0 on the main thread, 1 in the worker. */
   readonly engineIndex: 0 | 1;
+  /**
+   * Set in calls made by `DualEngine.runTensorParallel`: this engine's share of one computation split over both
+   * engines, and the all-reduce that joins the shares.
+   */
+  readonly parallel?: TensorParallelContext;
 }
 
 /**
@@ -54,8 +60,8 @@ export class LocalEngine {
     return f as EngineFunction;
   }
 
-  private ctx(weights: Readonly<NamedTensors> = this.weights): EngineContext {
-    return { weights, state: this.state, engineIndex: this.engineIndex };
+  private ctx(weights: Readonly<NamedTensors> = this.weights, parallel?: TensorParallelContext): EngineContext {
+    return { weights, state: this.state, engineIndex: this.engineIndex, ...(parallel ? { parallel } : {}) };
   }
 
   /** Sets weights; `own` means this engine disposes them when they are replaced or on dispose. */
@@ -77,9 +83,9 @@ export class LocalEngine {
   }
 
   /** Runs `fn`; the result is a single tensor or a record, owned by the caller. */
-  call(name: string, inputs: NamedTensors, options: unknown): tf.Tensor | NamedTensors {
+  call(name: string, inputs: NamedTensors, options: unknown, parallel?: TensorParallelContext): tf.Tensor | NamedTensors {
     const f = this.fn(name);
-    return tf.tidy(() => f(this.ctx(), inputs, options));
+    return tf.tidy(() => f(this.ctx(this.weights, parallel), inputs, options));
   }
 
   /**

@@ -18,7 +18,8 @@ export type WireTensors = Record<string, WireTensor>;
 export type ToWorker =
   | { type: 'init'; moduleUrl: string; backend: string }
   | { type: 'setWeights'; id: number; weights: WireTensors; replace: boolean }
-  | { type: 'call'; id: number; fn: string; inputs: WireTensors; options: unknown; grads?: string[] }
+  | { type: 'call'; id: number; fn: string; inputs: WireTensors; options: unknown; grads?: string[]; parallel?: boolean }
+  | { type: 'exchange'; id: number; buffer: SharedArrayBuffer }
   | { type: 'resetState'; id: number }
   | { type: 'memory'; id: number }
   | { type: 'dispose'; id: number };
