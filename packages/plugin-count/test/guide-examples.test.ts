@@ -13,7 +13,7 @@ import type { AllowMask } from '@showo/omni-attention';
 import { TaskRegistry, TokenLayout, UniversalPrompting, WordTokenizer, buildWordVocabulary } from '@showo/prompting';
 import { randomScene, renderScene, vocabularyWords } from '@showo/shapes-world';
 import { MagvitTokenizer, codesToImages, createMagvitConfig, imagesToTensor } from '@showo/tokenizer-magvit';
-import { ShowoModel, type ShowoConfig } from '@showo/showo-core';
+import { ShowoModel, createShowoEngine, type ShowoConfig } from '@showo/showo-core';
 import { PatchPaletteEncoder } from '@showo/trainer';
 import { generateTokens, imageResult, magvitCodec, scoreTexts, textResult, textToImage, understand, type LogitsRange, type SequenceLogitsModel } from '@showo/sampler';
 import { attachPlugins, countObjects, countResult, fineTuneCount, registerCountTask } from '@showo/plugin-count';
@@ -173,6 +173,26 @@ test('guide-custom-pipelines: a codec from a MAGVIT tokenizer plugs into the sam
   magvit.dispose();
   // #endregion
   assert.equal(result!.images![0]!.width, 64);
+});
+
+test('guide-custom-pipelines: one forward split over two engines', async () => {
+  await initBackend('wasm');
+  const layout = new TokenLayout({ llmVocabSize: 50, codebookSize: 16, bosId: 49 });
+  // #region tensor-parallel
+  // One forward on both cores: each engine computes half of the heads and of the MLP of every layer.
+  const model = ShowoModel.random(tinyConfig(layout), 5);
+  const engine = await createShowoEngine(model, { workers: 2 }); // the main thread + a worker thread (seconds to start)
+  const ids = tf.tensor2d([[1, 2, 3, 4]], [1, 4], 'int32');
+  const allow = tf.linalg.bandPart(tf.ones([1, 4, 4]), -1, 0).cast('bool'); // causal
+  const floats = ids.size * model.config.hidden_size; // the largest tensor one all-reduce carries
+  const split = (await engine.runTensorParallel('forward', { ids, allow }, { config: model.config }, floats)) as tf.Tensor;
+  const whole = model.forward(ids, allow);
+  console.log(tf.max(tf.abs(tf.sub(split, whole))).dataSync()[0]! < 1e-4); // true
+  await engine.dispose();
+  // #endregion
+  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(split, whole))).dataSync()[0]!) < 1e-4);
+  tf.dispose([ids, allow, split, whole]);
+  model.dispose();
 });
 
 function tinyConfig(layout: TokenLayout): ShowoConfig {
