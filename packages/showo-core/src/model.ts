@@ -361,7 +361,8 @@ export class ShowoModel {
    * {@link forward} computed by two engines at once (tensor parallelism, `DualEngine.runTensorParallel`): each runs
    * this with its own {@link shard} and `share` (`ctx.parallel`), and every layer joins the two halves with one
    * all-reduce. Logits on rank 0 (equal to `forward`'s up to float rounding), undefined on rank 1. With
-   * `share.size === 1` it is `forward` and needs no shard.
+   * `share.size === 1` it is `forward` and needs no shard. `options.onIntermediate` is not called on the split path
+   * (each engine holds only half of most intermediates).
    */
   forwardParallel(ids: tf.Tensor, allow: AllowInput, shard: ShowoShard | undefined, share: ParallelShare, options: ForwardOptions = {}): tf.Tensor3D | undefined {
     if (share.size === 1) return this.forward(ids, allow, options);
