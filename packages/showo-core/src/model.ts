@@ -354,12 +354,12 @@ export class ShowoModel {
    */
   shard(rank: 0 | 1): ShowoShard {
     this.assertLive();
-    return new ShowoShard(this.w, this.dims.numHeads, this.dims.headDim, rank);
+    return new ShowoShard(this.w.layers, this.dims.numHeads, this.dims.headDim, rank);
   }
 
   /**
    * {@link forward} computed by two engines at once (tensor parallelism, `DualEngine.runTensorParallel`): each runs
-   * this with its own {@link shard} and `share` (`ctx.parallel`), and every layer joins the two halves with one
+   * this with its own {@link ShowoModel.shard | shard} and `share` (`ctx.parallel`), and every layer joins the two halves with one
    * all-reduce. Logits on rank 0 (equal to `forward`'s up to float rounding), undefined on rank 1. With
    * `share.size === 1` it is `forward` and needs no shard. `options.onIntermediate` is not called on the split path
    * (each engine holds only half of most intermediates).

@@ -13,7 +13,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
 import type { DecoderLayerWeights, LinearWeights, NormWeights } from './block.js';
-import type { ShowoWeights } from './weights.js';
 
 /** What a tensor-parallel forward needs of its engine (structurally `TensorParallelContext` of `@showo/runtime`). */
 export interface ParallelShare {
@@ -30,14 +29,14 @@ export class ShowoShard {
   readonly layers: DecoderLayerWeights[];
 
   /** @internal Made by `ShowoModel.shard`. */
-  constructor(w: ShowoWeights, numHeads: number, headDim: number, rank: 0 | 1) {
+  constructor(layers: readonly DecoderLayerWeights[], numHeads: number, headDim: number, rank: 0 | 1) {
     if (numHeads < 2) throw new InvalidArgumentError(`a model with ${numHeads} attention head cannot be split over two engines`);
     this.rank = rank;
     const firstHeads = Math.ceil(numHeads / 2);
     this.numHeads = rank === 0 ? firstHeads : numHeads - firstHeads;
     const headStart = rank === 0 ? 0 : firstHeads * headDim;
     const headWidth = this.numHeads * headDim;
-    this.layers = w.layers.map((l) => {
+    this.layers = layers.map((l) => {
       const inter = l.fc1.w.shape[1];
       const firstUnits = Math.ceil(inter / 2);
       const unitStart = rank === 0 ? 0 : firstUnits;
