@@ -349,12 +349,13 @@ export class ShowoModel {
 
   /**
    * This engine's share of the weights for {@link forwardParallel} on `rank` of two engines: the q/k/v columns of
-   * half of the heads, the matching rows of `dense`, half of the MLP. Copies, owned by the caller (dispose them);
+   * half of the heads, the matching rows of `dense`, about half of the MLP (engine 0, which also runs the lm_head,
+   * a little less). Copies, owned by the caller (dispose them);
    * take a new share after the weights change.
    */
   shard(rank: 0 | 1): ShowoShard {
     this.assertLive();
-    return new ShowoShard(this.w.layers, this.dims.numHeads, this.dims.headDim, rank);
+    return new ShowoShard(this.w.layers, this.dims.numHeads, this.dims.headDim, rank, this.config.vocab_size);
   }
 
   /**

@@ -5,10 +5,11 @@
  *   engine r:  partial_r = dense_r(attention over its heads) + fc2_r(gelu(fc1_r(h)))     (h = LayerNorm(x), whole)
  *   both:      x' = x + allReduceSum(partial_r)
  *
- * Engine r holds the q/k/v columns of its heads, the matching rows of `dense`, its half of fc1's columns and of
+ * Engine r holds the q/k/v columns of its heads, the matching rows of `dense`, its share of fc1's columns and of
  * fc2's rows; the output biases of `dense` and `fc2` are added by engine 0 only. Embedding, LayerNorms and the
  * rotary tables are computed whole on both (cheap, and it keeps the hidden states identical on both engines); the
- * final LayerNorm and lm_head run on engine 0.
+ * final LayerNorm and lm_head run on engine 0, so engine 0 takes V / (4 · layers) fewer MLP units per layer than
+ * half (the lm_head's work at every position), and both engines reach the last all-reduce together.
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
@@ -29,7 +30,7 @@ export class ShowoShard {
   readonly layers: DecoderLayerWeights[];
 
   /** @internal Made by `ShowoModel.shard`. */
-  constructor(layers: readonly DecoderLayerWeights[], numHeads: number, headDim: number, rank: 0 | 1) {
+  constructor(layers: readonly DecoderLayerWeights[], numHeads: number, headDim: number, rank: 0 | 1, vocabSize = 0) {
     if (numHeads < 2) throw new InvalidArgumentError(`a model with ${numHeads} attention head cannot be split over two engines`);
     this.rank = rank;
     const firstHeads = Math.ceil(numHeads / 2);
@@ -38,7 +39,8 @@ export class ShowoShard {
     const headWidth = this.numHeads * headDim;
     this.layers = layers.map((l) => {
       const inter = l.fc1.w.shape[1];
-      const firstUnits = Math.ceil(inter / 2);
+      // An MLP unit costs 4·H FLOPs per position and layer, the lm_head 2·H·V per position: shift V / (4·layers).
+      const firstUnits = Math.min(inter - 1, Math.max(1, Math.round(inter / 2 - vocabSize / (4 * layers.length))));
       const unitStart = rank === 0 ? 0 : firstUnits;
       const units = rank === 0 ? firstUnits : inter - firstUnits;
       // Every tensor made here is a result (no intermediates): keep() lets it outlive any enclosing tidy.
