@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@showo/runtime';
 import { cloneMagvitConfig, validateMagvitConfig } from './config.js';
 import { MagvitConfigError } from './errors.js';
+import { defaultInitializer } from './init.js';
 import { MagvitTokenizer } from './model.js';
 import { parameterSpecs, tfShape } from './params.js';
 import type { MagvitConfig } from './types.js';
@@ -52,9 +53,7 @@ export function deepenDecoder(model: MagvitTokenizer, extraBlocks: readonly numb
   };
   const startsAtZero = (name: string): boolean => /\.(conv2|proj_out)\.(weight|bias)$/.test(name);
   const specs = parameterSpecs(config);
-  const fanIn = new Map<string, number>();
-  for (const s of specs) if (s.kind === 'conv') fanIn.set(s.name.slice(0, -'.weight'.length), s.torchShape[1] * s.torchShape[2] * s.torchShape[3]);
-  const rng = new SeededRandom(options.seed ?? 0);
+  const init = defaultInitializer(specs, new SeededRandom(options.seed ?? 0));
   const oldVars = model.namedVariables();
   const tensors = new Map<string, tf.Tensor>();
   for (const s of specs) {
@@ -65,16 +64,8 @@ export function deepenDecoder(model: MagvitTokenizer, extraBlocks: readonly numb
       tensors.set(s.name, v.clone());
       continue;
     }
-    const size = s.torchShape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(size);
-    const owner = s.name.slice(0, s.name.lastIndexOf('.'));
-    const fan = fanIn.get(owner);
-    if (startsAtZero(s.name)) {
-      // zeros: the block adds nothing to its skip path yet
-    } else if (fan !== undefined) {
-      const bound = 1 / Math.sqrt(fan);
-      for (let k = 0; k < size; k++) data[k] = (2 * rng.next() - 1) * bound;
-    } else if (s.name.endsWith('.weight')) data.fill(1);
+    // Zeros draw nothing, so the random draws (and a re-run of a grown tokenizer) stay as they were.
+    const data = startsAtZero(s.name) ? new Float32Array(s.torchShape.reduce((a, b) => a * b, 1)) : init(s);
     tensors.set(s.name, tf.tensor(data, tfShape(s)));
   }
   return MagvitTokenizer.fromTensors(config, tensors, '<deepenDecoder>');

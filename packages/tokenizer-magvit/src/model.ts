@@ -13,6 +13,7 @@ import { conv2d, groupNorm, linear, multiHeadAttention, SeededRandom, silu, upsa
 import { attentionLevels, cloneMagvitConfig, downsampleFactor, validateMagvitConfig } from './config.js';
 import { CodeRangeError, ImageShapeError, MagvitWeightsError } from './errors.js';
 import { despecklePalette } from './despeckle.js';
+import { defaultInitializer } from './init.js';
 import { paletteTable } from './palette.js';
 import { codesToLatentData, latentToCodes, readCodes, type CodesInput } from './lfq.js';
 import { parameterSpecs, tfShape, type ParamSpec } from './params.js';
@@ -168,23 +169,9 @@ export class MagvitTokenizer {
   static create(config: MagvitConfig, options: { seed?: number } = {}): MagvitTokenizer {
     validateMagvitConfig(config);
     const specs = parameterSpecs(config);
-    const rng = new SeededRandom(options.seed ?? 0);
+    const init = defaultInitializer(specs, new SeededRandom(options.seed ?? 0));
     const tensors = new Map<string, tf.Tensor>();
-    const fanIn = new Map<string, number>();
-    for (const s of specs) {
-      if (s.kind === 'conv') fanIn.set(s.name.slice(0, -'.weight'.length), s.torchShape[1] * s.torchShape[2] * s.torchShape[3]);
-    }
-    for (const s of specs) {
-      const size = s.torchShape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(size);
-      const owner = s.name.slice(0, s.name.lastIndexOf('.'));
-      const fan = fanIn.get(owner);
-      if (fan !== undefined) {
-        const bound = 1 / Math.sqrt(fan);
-        for (let i = 0; i < size; i++) data[i] = (2 * rng.next() - 1) * bound;
-      } else if (s.name.endsWith('.weight')) data.fill(1); // GroupNorm scale
-      tensors.set(s.name, tf.tensor(data, tfShape(s)));
-    }
+    for (const s of specs) tensors.set(s.name, tf.tensor(init(s), tfShape(s)));
     return MagvitTokenizer.fromTensors(config, tensors);
   }
 
