@@ -26,14 +26,14 @@ export const WORLD_PALETTE: PaletteColour[] = [[255, 255, 255], ...COLORS.map((c
  * Widths 16/32/32 and no ResNet block at full resolution (conv_in → downsample; upsample → conv_out there): the
  * 64×64 layers dominate the cost on single-threaded wasm, and the 4×4-pixel patches need little full-res work.
  */
-export function embeddedMagvitConfig(ch = 16): MagvitConfig {
+export function embeddedMagvitConfig(ch = 16, codebookDim = 8): MagvitConfig {
   return createMagvitConfig({
     ch,
     chMult: [1, 2, 2],
     numResBlocks: [0, 1, 1],
     decoderNumResBlocks: [0, 1, 1],
     resolution: 64,
-    codebookDim: 8,
+    codebookDim,
     normGroups: 8,
     outputMode: 'palette',
     palette: WORLD_PALETTE,

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TokenLayout, UniversalPrompting, WordTokenizer, buildWordVocabulary } from '@showo/prompting';
-import { imageResult, magvitCodec, textResult, textToImage, understand, type ShowoPipelineDeps } from '@showo/sampler';
+import { imageResult, magvitCodec, textResult, textToImage, understand, type ImageCodec, type ShowoPipelineDeps } from '@showo/sampler';
 import {
   evaluateMmu,
   evaluateT2i,
@@ -18,7 +18,7 @@ import {
 } from '@showo/shapes-world';
 import type { ShowoConfig, ShowoModel } from '@showo/showo-core';
 import type { MagvitTokenizer } from '@showo/tokenizer-magvit';
-import { magvitImageEncoder } from '@showo/trainer';
+import { magvitImageEncoder, type ImageEncoder } from '@showo/trainer';
 
 export const SHARED = process.env.SHOWO_SHARED ?? '/work/shared/shapes-world';
 /** Text budget of the embedded model (longest question + answer of the language is 15 words). */
@@ -32,9 +32,10 @@ export interface EmbeddedSetup {
   prompting: UniversalPrompting;
 }
 
-export function embeddedSetup(): EmbeddedSetup {
+/** The embedded model's text side and token layout, for a tokenizer of `codebookSize` codes (default 256). */
+export function embeddedSetup(codebookSize = CODEBOOK_SIZE): EmbeddedSetup {
   const tokenizer = new WordTokenizer(buildWordVocabulary(vocabularyWords()));
-  const layout = new TokenLayout({ llmVocabSize: tokenizer.vocabSize, codebookSize: CODEBOOK_SIZE, bosId: tokenizer.bosId });
+  const layout = new TokenLayout({ llmVocabSize: tokenizer.vocabSize, codebookSize, bosId: tokenizer.bosId });
   const prompting = new UniversalPrompting(layout, { maxSeqLength: EMBEDDED_MSL, numVqTokens: NUM_VQ_TOKENS }, tokenizer);
   return { tokenizer, layout, prompting };
 }
@@ -44,7 +45,7 @@ export function embeddedShowoConfig(layout: TokenLayout, o: { hidden: number; la
     vocab_size: layout.vocabSize,
     llm_vocab_size: layout.llmVocabSize,
     num_new_special_tokens: 10,
-    codebook_size: CODEBOOK_SIZE,
+    codebook_size: layout.codebookSize,
     num_vq_tokens: NUM_VQ_TOKENS,
     hidden_size: o.hidden,
     intermediate_size: 4 * o.hidden,
@@ -90,32 +91,43 @@ export function everyKth<T>(items: readonly T[], k: number): T[] {
   return items.filter((_, i) => i % k === 0);
 }
 
+/** How evaluation turns scenes into codes and codes into images: a trained tokenizer, or exact patch codes. */
+export interface EmbeddedImages {
+  codec: ImageCodec;
+  encoder: ImageEncoder;
+}
+
+export function magvitImages(magvit: MagvitTokenizer): EmbeddedImages {
+  return { codec: magvitCodec(magvit), encoder: magvitImageEncoder(magvit) };
+}
+
 /**
  * Scores a model on t2i items (MaskGIT with CFG, images decoded by the tokenizer and checked by the SPEC detector)
  * and mmu items (scenes rendered, encoded, greedy answers). score = mean of the two accuracies.
  */
 export async function evaluateShowo(
   model: ShowoModel,
-  magvit: MagvitTokenizer,
+  tokenizer: MagvitTokenizer | EmbeddedImages,
   setup: EmbeddedSetup,
   items: { t2i: readonly T2iItem[]; mmu: readonly MmuItem[] },
   gen: GenerationSettings,
   o: { batch?: number; seed?: number; keepImages?: Map<string, Uint8Array> } = {},
 ): Promise<ShowoScores & { answers: Map<string, string>; t2iReport?: T2iReport; mmuReport?: MmuReport }> {
   const t0 = Date.now();
-  const deps: ShowoPipelineDeps = { model, prompting: setup.prompting, codec: magvitCodec(magvit) };
+  const images = 'codec' in tokenizer ? tokenizer : magvitImages(tokenizer);
+  const deps: ShowoPipelineDeps = { model, prompting: setup.prompting, codec: images.codec };
   const batch = o.batch ?? 20;
-  const images = new Map<string, Uint8Array>();
+  const generated = new Map<string, Uint8Array>();
   for (let i = 0; i < items.t2i.length; i += batch) {
     const part = items.t2i.slice(i, i + batch);
     const r = await imageResult(
       textToImage(deps, { prompts: part.map((x) => x.prompt), steps: gen.steps, guidanceScale: gen.guidanceScale, temperature: gen.temperature, schedule: gen.schedule ?? 'cosine', seed: (o.seed ?? 0) + i }),
     );
-    r?.images?.forEach((img, k) => images.set(part[k].id, Uint8Array.from(img.data)));
+    r?.images?.forEach((img, k) => generated.set(part[k].id, Uint8Array.from(img.data)));
   }
-  o.keepImages && images.forEach((v, k) => o.keepImages!.set(k, v));
-  const t2iReport = items.t2i.length ? evaluateT2i(items.t2i, images) : undefined;
-  const encoder = magvitImageEncoder(magvit);
+  o.keepImages && generated.forEach((v, k) => o.keepImages!.set(k, v));
+  const t2iReport = items.t2i.length ? evaluateT2i(items.t2i, generated) : undefined;
+  const encoder = images.encoder;
   const answers = new Map<string, string>();
   const eos = setup.layout.eosId;
   for (let i = 0; i < items.mmu.length; i += batch) {

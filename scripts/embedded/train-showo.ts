@@ -7,7 +7,11 @@
 //
 //   node --import tsx scripts/embedded/train-showo.ts [--dir runs/showo] [--tokenizer runs/tokenizer/best.safetensors]
 //        [--stages 1,2,3] [--eval-every 100] [--eval-stride 3] [--hidden 128] [--layers 4] [--heads 4] [--seed 5]
-//        [--init MODEL_DIR] [--workers 1|2] [--accum N] [--ema DECAY]
+//        [--init MODEL_DIR] [--workers 1|2] [--accum N] [--ema DECAY] [--codes PATCH_CODEBOOK.json --no-ship]
+//
+// --codes codes images with an exact patch codebook (make-patch-codebook.ts) instead of a tokenizer, and evaluates
+// with it (decoding is then exact); the vocabulary has its codebook's size. A tokenizer trained to the same codes
+// (train-tokenizer.ts --code-targets) is what such a model ships with.
 //
 // --init starts from a saved Show-o folder (e.g. the shipped models/shapes-world/showo) instead of random weights,
 // for stages without checkpoints of their own and without `initFrom` (stage 4 continues the shipped model this way).
@@ -25,14 +29,14 @@ import {
   findLatestCheckpoint,
   loadCheckpointWeights,
   loadStageConfig,
-  magvitImageEncoder,
   modelFingerprint,
   train,
   WeightAverage,
   type StageConfig,
 } from '@showo/trainer';
 import { ROOT, appendJsonl, arg, flag, log } from './common.js';
-import { embeddedSetup, embeddedShowoConfig, evaluateShowo, everyKth, loadEvalItems, type GenerationSettings } from './showo-common.js';
+import { loadPatchCodebook, patchCodebookImages } from './patch-codes.js';
+import { embeddedSetup, embeddedShowoConfig, evaluateShowo, everyKth, loadEvalItems, magvitImages, type GenerationSettings } from './showo-common.js';
 import { shipShowo } from './ship.js';
 
 const DIR = path.resolve(arg('dir', 'runs/showo'));
@@ -61,13 +65,18 @@ async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
   fs.mkdirSync(DIR, { recursive: true });
   const magvitFile = path.join(DIR, 'magvit.safetensors');
-  if (!fs.existsSync(magvitFile)) {
+  // --codes: images are coded by an exact patch codebook (copied to <dir>/patch-codebook.json) instead of a tokenizer.
+  const codebookFile = path.join(DIR, 'patch-codebook.json');
+  if (arg('codes', '') && !fs.existsSync(codebookFile)) fs.copyFileSync(path.resolve(arg('codes', '')), codebookFile);
+  const codebook = fs.existsSync(codebookFile) ? loadPatchCodebook(codebookFile) : undefined;
+  if (!codebook && !fs.existsSync(magvitFile)) {
     const src = path.resolve(arg('tokenizer', 'runs/tokenizer/best.safetensors'));
     fs.copyFileSync(src, magvitFile);
     log(`froze tokenizer ${src} → ${magvitFile}`);
   }
-  const magvit = loadMagvit(magvitFile);
-  const setup = embeddedSetup();
+  if (codebook && SHIP) throw new Error('a run on patch codes has no tokenizer to ship with: add --no-ship');
+  const images = codebook ? patchCodebookImages(codebook) : magvitImages(loadMagvit(magvitFile));
+  const setup = embeddedSetup(images.encoder.codebookSize);
   const config = embeddedShowoConfig(setup.layout, DIMS);
   const model = ShowoModel.random(config, SEED);
   const INIT = arg('init', '');
@@ -86,7 +95,7 @@ async function main(): Promise<void> {
   let params = 0;
   for (const v of model.namedVariables().values()) params += v.size;
   log(`Show-o: ${params} parameters, ${JSON.stringify(DIMS)}, vocab ${config.vocab_size}; generation ${JSON.stringify(GEN)}`);
-  const cache = new CodeCache(magvitImageEncoder(magvit), 64, 200_000);
+  const cache = new CodeCache(images.encoder, 64, 200_000);
   const items = loadEvalItems();
   const quick = { t2i: everyKth(items.t2i, EVAL_STRIDE), mmu: everyKth(items.mmu, EVAL_STRIDE) };
   const clockFile = path.join(DIR, 'clock.json');
@@ -141,7 +150,7 @@ async function main(): Promise<void> {
       evaluate: {
         everySteps: EVAL_EVERY,
         run: async (step) => withEvalWeights(async () => {
-          const s = await evaluateShowo(model, magvit, setup, quick, GEN, { seed: 1 });
+          const s = await evaluateShowo(model, images, setup, quick, GEN, { seed: 1 });
           const row = { stage: n, step, globalStep: clock.globalStep, trainSeconds: Math.round(clock.trainSeconds), t2i: s.t2i, mmu: s.mmu, score: s.score, t2iByTag: s.t2iByTag, mmuByKind: s.mmuByKind, nT2i: s.nT2i, nMmu: s.nMmu, evalSeconds: s.evalSeconds, time: new Date().toISOString() };
           appendJsonl(path.join(DIR, 'scores.jsonl'), row);
           const improved = s.score > best;

@@ -8,6 +8,13 @@
 //        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
 //        [--new-decoder CH:B0,B1,B2 --init WEIGHTS.safetensors]
 //        [--adversarial W [--disc-channels 32,64,64] [--disc-weight 1] [--lecam 0.001] [--disc-start N]]
+//        [--code-targets PATCH_CODEBOOK.json --train encoder|decoder [--bits 11]]
+//
+// --code-targets trains half of a tokenizer towards a patch codebook's exact codes (make-patch-codebook.ts):
+// `--train encoder` fits the encoder's latent signs to them (`magvitEncoderLoss`; evaluation: the share of codes,
+// and of whole images, equal to the codebook's), `--train decoder` renders the codebook's codes (evaluation: the
+// tokenizer gate on decoded codebook codes). The two halves train independently, on one core each if need be, and
+// merge-tokenizer.ts joins them. --bits sets the code width of a fresh tokenizer (the codebook's).
 //
 // --adversarial adds MAGVIT-v2's adversarial term with generator weight W (0.1 in MAGVIT-v2): a patch
 // discriminator trained in the same steps on one-hot decodings (palette decoders), LeCAM-regularised; it starts
@@ -30,11 +37,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
-import { randomScene, sampleT2i } from '@showo/shapes-world';
+import { randomScene, renderScene, sampleT2i } from '@showo/shapes-world';
 import { MagvitTokenizer, PatchDiscriminator, deepenDecoder, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { NoisyCodeData, ShowoCodeNoise, noisyGate } from './code-noise.js';
-import { appendJsonl, arg, embeddedMagvitConfig, flag, log, tokenizerGate } from './common.js';
+import { appendJsonl, arg, embeddedMagvitConfig, flag, log, objectKey, scenesToTensor, tensorToBytes, tokenizerGate } from './common.js';
+import { PatchCodeImageData, loadPatchCodebook } from './patch-codes.js';
 
 const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
 const STEPS = Number(arg('steps', '1200'));
@@ -67,6 +75,9 @@ const ADVERSARIAL = Number(arg('adversarial', '0'));
 const DECODER_ONLY = flag('decoder-only') || NEW_DECODER !== '' || GROW_DECODER !== '';
 /** With --decoder-only: a Show-o folder whose one-step samples corrupt the codes the decoder reads (code-noise.ts). */
 const CODE_NOISE = arg('code-noise', '');
+const CODE_TARGETS = arg('code-targets', '');
+const TRAIN_PART = arg('train', DECODER_ONLY ? 'decoder' : 'all') as 'all' | 'decoder' | 'encoder';
+const BITS = Number(arg('bits', '8'));
 /** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
 const NOISE_SHARE = Number(arg('noise-share', '0.75'));
 const NOISE_MAX = Number(arg('noise-max', '0.5'));
@@ -81,13 +92,19 @@ async function main(): Promise<void> {
       ? grownDecoder(INIT, GROW_DECODER)
       : INIT
         ? loadMagvit(path.resolve(INIT))
-        : MagvitTokenizer.create(embeddedMagvitConfig(CH), { seed: SEED });
+        : MagvitTokenizer.create(embeddedMagvitConfig(CH, BITS), { seed: SEED });
   log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
   if (CODE_NOISE && !DECODER_ONLY) throw new Error('--code-noise trains the decoder only: add --decoder-only');
   const noise = CODE_NOISE ? await ShowoCodeNoise.load(CODE_NOISE, model) : undefined;
+  const codebook = CODE_TARGETS ? loadPatchCodebook(path.resolve(CODE_TARGETS)) : undefined;
+  if (codebook && TRAIN_PART === 'all') throw new Error('--code-targets trains one half: add --train encoder or --train decoder');
+  if (codebook && codebook.codebookDim !== model.config.codebookDim) throw new Error(`the codebook has ${codebook.codebookDim}-bit codes, the tokenizer ${model.config.codebookDim} (--bits)`);
+  if (TRAIN_PART === 'encoder' && !codebook) throw new Error('--train encoder needs --code-targets');
   const data = noise
     ? new NoisyCodeData(noise, model, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, share: NOISE_SHARE, maxRate: NOISE_MAX })
-    : new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
+    : codebook
+      ? new PatchCodeImageData(codebook, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 })
+      : new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
   const noisyEvalRng = new SeededRandom(SEED + 999);
   const noisyEvalItems = Array.from({ length: 96 }, () => sampleT2i(noisyEvalRng));
   const evalRng = new SeededRandom(SEED + 7777);
@@ -95,7 +112,10 @@ async function main(): Promise<void> {
   const gateLog = path.join(DIR, 'gate.jsonl');
   let best = -1;
   if (fs.existsSync(gateLog)) {
-    for (const l of fs.readFileSync(gateLog, 'utf8').split('\n').filter(Boolean)) best = Math.max(best, (JSON.parse(l) as { agreement: number }).agreement);
+    for (const l of fs.readFileSync(gateLog, 'utf8').split('\n').filter(Boolean)) {
+      const r = JSON.parse(l) as { agreement?: number; imagesExact?: number };
+      best = Math.max(best, r.agreement ?? r.imagesExact ?? -1);
+    }
   }
   const t0 = Date.now();
   const optimizer = new AdamW({ weightDecay: 0.01 });
@@ -118,9 +138,50 @@ async function main(): Promise<void> {
         },
       }
     : {};
+  // Runs on code targets: the encoder is scored by how many of the codebook's codes it reproduces, the decoder by
+  // the tokenizer gate on the codebook's codes.
+  const targetCodes = codebook ? evalScenes.map((sc) => codebook.encode({ width: 64, height: 64, data: renderScene(sc) })) : [];
+  const evaluateOnCodes = (step: number): Record<string, number> => {
+    const te = Date.now();
+    let score: number;
+    let row: Record<string, number>;
+    if (TRAIN_PART === 'encoder') {
+      const x = scenesToTensor(evalScenes);
+      const codes = model.encodeToCodes(x);
+      const got = codes.dataSync();
+      tf.dispose([x, codes]);
+      let right = 0;
+      let whole = 0;
+      targetCodes.forEach((t, b) => {
+        let r = 0;
+        t.forEach((c, i) => (r += got[b * t.length + i] === c ? 1 : 0));
+        right += r;
+        if (r === t.length) whole++;
+      });
+      score = whole / evalScenes.length;
+      row = { codeAccuracy: right / (targetCodes.length * 256), imagesExact: score };
+    } else {
+      const y = model.decodeCodes(targetCodes.map((c) => Array.from(c)), [16, 16]);
+      const decoded = tensorToBytes(y);
+      y.dispose();
+      let agree = 0;
+      evalScenes.forEach((sc, b) => (agree += objectKey(renderScene(sc)) === objectKey(decoded[b]!) ? 1 : 0));
+      score = agree / evalScenes.length;
+      row = { agreement: score };
+    }
+    saveMagvit(model, path.join(DIR, 'latest.safetensors'), { step: String(step) });
+    const improved = score > best;
+    if (improved) {
+      best = score;
+      saveMagvit(model, path.join(DIR, 'best.safetensors'), { step: String(step), score: String(score) });
+    }
+    appendJsonl(gateLog, { step, ...row, wallS: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+    log(`eval step ${step}: ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}${improved ? ' (best)' : ''} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
+    return row;
+  };
   const run = train({
     ...(discriminator ? { state: { discriminator } } : {}),
-    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}), ...adversarial }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(DECODER_ONLY ? { train: 'decoder' as const } : {}) }),
+    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}), ...adversarial }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(TRAIN_PART !== 'all' ? { train: TRAIN_PART } : {}) }),
     data,
     optimizer,
     disposeOptimizer: true,
@@ -131,7 +192,7 @@ async function main(): Promise<void> {
     clipGradNorm: 1.0,
     // The discriminator is clipped apart, so its gradient cannot shrink the decoder's step.
     ...(discriminator ? { clipGroups: ['discriminator.'] } : {}),
-    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${DECODER_ONLY ? '-decoder' : ''}${discriminator ? '-adv' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${GROW_DECODER ? `-grow${GROW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
+    checkpoint: { dir: path.join(DIR, 'ckpt'), everySteps: CKPT_EVERY, keepLast: 2, resume: true, fingerprint: `magvit-embedded-ch${model.config.encoder.ch}${TRAIN_PART !== 'all' ? `-${TRAIN_PART}` : ''}${codebook ? `-codes${model.config.codebookDim}` : ''}${discriminator ? '-adv' : ''}${NEW_DECODER ? `-dec${NEW_DECODER}` : ''}${GROW_DECODER ? `-grow${GROW_DECODER}` : ''}${noise ? '-noisy' : ''}` },
     metricsLog: path.join(DIR, 'metrics.jsonl'),
     lossCurve: path.join(DIR, 'loss.png'),
     signal: ac.signal,
@@ -139,6 +200,7 @@ async function main(): Promise<void> {
       everySteps: EVAL_EVERY,
       run: (step) => {
         const te = Date.now();
+        if (codebook) return evaluateOnCodes(step);
         const g = tokenizerGate(model, evalScenes);
         const noisy = noise ? noisyGate(model, noise, noisyEvalItems, NOISE_MAX / 2) : undefined;
         saveMagvit(model, path.join(DIR, 'latest.safetensors'), { step: String(step) });

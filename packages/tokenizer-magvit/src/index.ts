@@ -16,4 +16,5 @@ export * from './loss.js';
 export * from './discriminator.js';
 export * from './local-code.js';
 export * from './grow.js';
+export * from './patch-codebook.js';
 export * from './di.js';

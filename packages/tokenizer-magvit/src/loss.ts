@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
 import { ImageShapeError } from './errors.js';
-import { lfqForward, stopGradient, type CodesInput } from './lfq.js';
+import { codesToLatentData, lfqForward, readCodes, stopGradient, type CodesInput } from './lfq.js';
 import type { MagvitTokenizer } from './model.js';
 import { localCodeLoss, type LocalCodeHead } from './local-code.js';
 import { paletteTable } from './palette.js';
@@ -266,6 +266,44 @@ export function magvitDecoderLoss(model: MagvitTokenizer, codes: CodesInput, ima
     if (adversarial) total = tf.add(total, adversarial.total) as tf.Scalar;
     return { total, recon, entropy: tf.scalar(0), commit: tf.scalar(0), ...(adversarial ? { adversarial } : {}) } as unknown as tf.TensorContainer;
   }) as unknown as MagvitLosses;
+}
+
+/** Terms of {@link magvitEncoderLoss} (scalars). */
+export interface MagvitEncoderLosses {
+  /** Mean logistic loss over latent channels: softplus(−t·z), t = ±1 the bit the target code asks for. */
+  total: tf.Scalar;
+  /** Share of latent channels whose sign equals the target bit (not differentiable). */
+  bitAccuracy: tf.Scalar;
+  /** Share of positions whose code equals the target code (not differentiable). */
+  codeAccuracy: tf.Scalar;
+}
+
+/**
+ * The encoder's objective towards given codes: images [B, H, W, 3] should quantise to `codes` [B, h·w] (for
+ * example a {@link PatchCodebook}'s exact patch codes). Each latent channel is one bit of the code (lookup-free
+ * quantisation), so the loss is a logistic loss per channel on the sign its target bit asks for; no decoder runs.
+ * Differentiable with respect to the `encoder.` variables; a codes grid that does not match the images is an
+ * `ImageShapeError`, codes outside the codebook a `CodeRangeError`.
+ */
+export function magvitEncoderLoss(model: MagvitTokenizer, images: tf.Tensor4D, codes: CodesInput): MagvitEncoderLosses {
+  model.checkImages(images);
+  const [b, H, W] = images.shape;
+  const f = model.downsampleFactor;
+  const D = model.config.codebookDim;
+  const read = readCodes(codes, D);
+  if (read.batch !== b || read.length !== (H / f) * (W / f)) {
+    throw new ImageShapeError(`codes of ${read.batch} × ${read.length} do not match ${b} image(s) of ${H}×${W} (${(H / f) * (W / f)} codes each)`);
+  }
+  return tf.tidy(() => {
+    const z = model.forwardEncoder(images);
+    const t = tf.tensor4d(codesToLatentData(read.data, D), z.shape);
+    const margin = tf.mul(t, z);
+    const total = tf.mean(tf.softplus(tf.neg(margin))) as tf.Scalar;
+    const right = tf.greater(margin, 0);
+    const bitAccuracy = tf.mean(tf.cast(right, 'float32')) as tf.Scalar;
+    const codeAccuracy = tf.mean(tf.cast(tf.all(right, -1), 'float32')) as tf.Scalar;
+    return { total, bitAccuracy, codeAccuracy } as unknown as tf.TensorContainer;
+  }) as unknown as MagvitEncoderLosses;
 }
 
 /** Plain-number loss terms of one step. */

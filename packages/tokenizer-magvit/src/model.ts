@@ -139,9 +139,10 @@ function misfit(source: string, problems: readonly string[]): MagvitWeightsError
 export interface BorrowOptions {
   /**
    * 'decoder': only the `decoder.` parameters are needed (and checked); the view decodes codes and latents, and
-   * anything that needs the encoder throws a {@link MagvitWeightsError}. Default 'all'.
+   * anything that needs the encoder throws a {@link MagvitWeightsError}. 'encoder' likewise holds only the
+   * `encoder.` parameters (the view encodes). Default 'all'.
    */
-  part?: 'all' | 'decoder';
+  part?: 'all' | 'decoder' | 'encoder';
 }
 
 export class MagvitTokenizer {
@@ -212,7 +213,8 @@ export class MagvitTokenizer {
     options: BorrowOptions = {},
   ): MagvitTokenizer {
     validateMagvitConfig(config);
-    const specs = parameterSpecs(config).filter((s) => options.part !== 'decoder' || s.name.startsWith('decoder.'));
+    const part = options.part ?? 'all';
+    const specs = parameterSpecs(config).filter((s) => part === 'all' || s.name.startsWith(`${part}.`));
     const get = (name: string): tf.Tensor | undefined => (weights instanceof Map ? weights.get(name) : (weights as Record<string, tf.Tensor>)[name]);
     const problems = fitProblems(specs, get);
     if (problems.length) throw misfit('<borrowed tensors>', problems);

@@ -242,3 +242,63 @@ test("train: 'decoder' on two engines equals one engine, with computed or the ba
   assert.ok(moved, 'the decoder did not train');
   assert.ok(worst < 1e-4, `weights differ by ${worst}`);
 });
+
+test("train: 'encoder' fits the encoder alone to each batch's target codes, on one engine or two alike", async () => {
+  await useWasm();
+  const config = createMagvitConfig({ ch: 8, chMult: [1, 2], numResBlocks: [0, 1], decoderNumResBlocks: [0, 1], resolution: 64, codebookDim: 4, normGroups: 4 });
+  /** Targets: a fixed function of each 2×2 patch's colour (white or not), which an encoder can learn. */
+  const data = () => {
+    const base = new ShapesWorldImageData({ seed: 7, batch: 2 });
+    return {
+      next: () => {
+        const b = base.next().value;
+        const codes = new Int32Array(b.batch * 1024);
+        for (let k = 0; k < b.batch; k++) {
+          for (let p = 0; p < 1024; p++) {
+            const white = b.pixels[(k * 4096 + (p >> 5) * 2 * 64 + (p & 31) * 2) * 3 + 2]! > 0.9;
+            codes[k * 1024 + p] = white ? 0 : 9;
+          }
+        }
+        return { value: { ...b, codes }, done: false as const };
+      },
+      [Symbol.iterator]() {
+        return this;
+      },
+    };
+  };
+  const runWith = async (workers: 1 | 2) => {
+    const tok = MagvitTokenizer.create(config, { seed: 8 });
+    const task = magvitTask(tok, {}, { train: 'encoder' });
+    assert.ok(task.engineModule, 'an encoder-only task can run in a worker');
+    const names = Object.keys(task.trainableVariables());
+    assert.ok(names.length > 0 && names.every((n) => n.startsWith('encoder.')), names.join(', '));
+    const decoderBefore = tok.namedVariables().get('decoder.conv_out.weight')!.dataSync().slice();
+    const before = tf.memory().numTensors;
+    const events = await collect(train({ model: task, data: data(), schedule: { kind: 'constant', lr: 1e-3 }, totalSteps: 2, gradAccumSteps: 2, workers }));
+    const leaked = tf.memory().numTensors - before;
+    assert.deepEqual(Array.from(tok.namedVariables().get('decoder.conv_out.weight')!.dataSync()), Array.from(decoderBefore), 'the decoder changed');
+    const w = new Map([...tok.namedVariables()].map(([n, v]) => [n, v.dataSync().slice()]));
+    task.dispose();
+    tok.dispose();
+    return { steps: events.filter((e): e is StepEvent => e.type === 'step'), w, leaked };
+  };
+  const one = await runWith(1);
+  const two = await runWith(2);
+  assert.equal(one.leaked, 0);
+  assert.equal(two.leaked, 0);
+  one.steps.forEach((a, i) => {
+    const b = two.steps[i]!;
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-4, `loss ${a.loss} vs ${b.loss}`);
+    assert.ok(a.parts.bits! >= 0 && a.parts.bits! <= 1 && Math.abs(a.parts.codes! - b.parts.codes!) < 1e-6);
+  });
+  let worst = 0;
+  for (const [n, a] of one.w) a.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - two.w.get(n)![i]!))));
+  assert.ok(worst < 1e-4, `weights differ by ${worst}`);
+  const tok = MagvitTokenizer.create(config, { seed: 8 });
+  const task = magvitTask(tok, {}, { train: 'encoder' });
+  const plain = new ShapesWorldImageData({ seed: 7, batch: 2 }).next().value;
+  assert.throws(() => tf.tidy(() => task.lossFn(plain).total), /target codes/);
+  assert.throws(() => magvitTask(tok, {}, { train: 'encoder', localCode: { weight: 1 } }), /encoder-only/);
+  task.dispose();
+  tok.dispose();
+});

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, SeededRandom } from '@showo/runtime';
 import { CANVAS_SIZE, randomScene, renderScene, sampleHowto, type RandomSceneOptions, type Scene } from '@showo/shapes-world';
-import { createLocalCodeHead, localCodeHeadFrom, magvitDecoderLoss, magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
+import { createLocalCodeHead, localCodeHeadFrom, magvitDecoderLoss, magvitEncoderLoss, magvitLoss, type MagvitLossOptions, type MagvitTokenizer } from '@showo/tokenizer-magvit';
 import type { EngineCall, EngineTrainable, JsonValue, LossOutput, Stateful, TrainableModel } from '../types.js';
 import type { MagvitEngineOptions } from './magvit-engine.js';
 
@@ -15,7 +15,8 @@ export interface ImageBatch {
   pixels: Float32Array;
   /**
    * Decoder-only tasks: the codes the decoder reads instead of the images' own, row-major [batch, h·w] — e.g. a
-   * generator's imperfect samples of these scenes, so the decoder learns to turn them into the clean images.
+   * generator's imperfect samples of these scenes, so the decoder learns to turn them into the clean images, or a
+   * `PatchCodebook`'s exact codes. Encoder-only tasks: the codes the encoder must produce (required).
    */
   codes?: Int32Array;
 }
@@ -82,9 +83,11 @@ export interface MagvitTaskOptions {
   /**
    * 'decoder' trains only the decoder (parameters under `decoder.`): the encoder and so every code stay exactly as
    * they are, and a generator trained on those codes stays valid while reconstructions improve. The decoder reads
-   * each batch's `codes` when it has them (see {@link ImageBatch}), else the images' own codes. Default 'all'.
+   * each batch's `codes` when it has them (see {@link ImageBatch}), else the images' own codes. 'encoder' trains
+   * only the encoder (parameters under `encoder.`) to produce each batch's `codes` (`magvitEncoderLoss`; the
+   * reported parts are `bits` and `codes`, the shares of right bits and codes). Default 'all'.
    */
-  train?: 'all' | 'decoder';
+  train?: 'all' | 'decoder' | 'encoder';
 }
 
 /**
@@ -102,9 +105,12 @@ export function magvitTask(
 ): TrainableModel<ImageBatch> & Partial<EngineTrainable<ImageBatch>> & { dispose(): void } {
   const lc = taskOptions.localCode;
   const decoderOnly = taskOptions.train === 'decoder';
-  if (decoderOnly && lc) throw new InvalidArgumentError('a decoder-only task cannot train the local-code head (it shapes the codes)');
+  const encoderOnly = taskOptions.train === 'encoder';
+  if ((decoderOnly || encoderOnly) && lc) throw new InvalidArgumentError(`a${encoderOnly ? 'n encoder' : ' decoder'}-only task cannot train the local-code head`);
+  if (encoderOnly && lossOptions.adversarial) throw new InvalidArgumentError('an encoder-only task has no decoder output for a discriminator');
   const head = lc ? createLocalCodeHead(tokenizer.config, tokenizer.downsampleFactor, lc) : undefined;
-  const own = [...tokenizer.namedVariables()].filter(([name]) => !decoderOnly || name.startsWith('decoder.'));
+  const trainedPrefix = decoderOnly ? 'decoder.' : encoderOnly ? 'encoder.' : '';
+  const own = [...tokenizer.namedVariables()].filter(([name]) => name.startsWith(trainedPrefix));
   const discriminator = lossOptions.adversarial?.discriminator;
   const variables = (): Record<string, tf.Variable> => ({
     ...Object.fromEntries(own),
@@ -119,6 +125,11 @@ export function magvitTask(
     dispose: () => head?.forEach((v) => v.dispose()),
     lossFn(b: ImageBatch): LossOutput {
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
+      if (encoderOnly) {
+        if (!b.codes) throw new InvalidArgumentError('an encoder-only task needs batches with target codes');
+        const l = magvitEncoderLoss(tokenizer, images, { data: b.codes, batch: b.batch });
+        return { total: l.total, parts: { bits: l.bitAccuracy, codes: l.codeAccuracy }, tokens: b.batch * b.size * b.size };
+      }
       if (b.codes && !decoderOnly) throw new InvalidArgumentError('batches with their own codes train the decoder only (train: "decoder")');
       if (decoderOnly) {
         // The encoder is frozen: its codes are data here, computed outside any gradient.
@@ -139,6 +150,22 @@ export function magvitTask(
   // cannot travel to a worker: such tasks train on one engine.
   if (lossOptions.extraLoss || lossOptions.targets || lossOptions.localCode || lossOptions.adversarial) return task;
   const { extraLoss: _e, targets: _t, localCode: _l, adversarial: _a, ...plain } = lossOptions;
+  if (encoderOnly) {
+    // Engines hold only the encoder's weights; the target codes travel as data.
+    return {
+      ...task,
+      engineModule: MAGVIT_ENGINE_MODULE,
+      engineCall: (b: ImageBatch): EngineCall => {
+        if (!b.codes) throw new InvalidArgumentError('an encoder-only task needs batches with target codes');
+        return {
+          fn: 'magvitEncoderTrainLoss',
+          inputs: { images: tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]), codes: tf.tensor2d(b.codes, [b.batch, b.codes.length / b.batch], 'int32') },
+          options: { config: tokenizer.config, loss: plain } satisfies MagvitEngineOptions,
+          tokens: b.batch * b.size * b.size,
+        };
+      },
+    };
+  }
   if (decoderOnly) {
     // Engines hold only the trained (decoder) weights, so the frozen encoder's codes travel as data.
     return {

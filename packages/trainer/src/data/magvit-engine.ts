@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { EngineContext, NamedTensors } from '@showo/runtime';
-import { MagvitTokenizer, localCodeHeadFrom, magvitDecoderLoss, magvitLoss, type MagvitConfig, type MagvitLossOptions } from '@showo/tokenizer-magvit';
+import { MagvitTokenizer, localCodeHeadFrom, magvitDecoderLoss, magvitEncoderLoss, magvitLoss, type MagvitConfig, type MagvitLossOptions } from '@showo/tokenizer-magvit';
 
 /** Options of {@link magvitTrainLoss}: plain data (they cross to the worker). */
 export interface MagvitEngineOptions {
@@ -35,4 +35,15 @@ export function magvitDecoderTrainLoss(ctx: EngineContext, inputs: NamedTensors,
   const model = MagvitTokenizer.borrow(o.config, ctx.weights, { part: 'decoder' });
   const l = magvitDecoderLoss(model, inputs.codes as tf.Tensor2D, inputs.images as tf.Tensor4D, o.loss);
   return { loss: l.total, recon: l.recon };
+}
+
+/**
+ * `{ loss, bits, codes }` of the encoder alone: `images` float32 [B, H, W, 3] should quantise to the target
+ * `codes` int32 [B, h·w] (`magvitEncoderLoss`). The engine holds only the encoder's weights.
+ */
+export function magvitEncoderTrainLoss(ctx: EngineContext, inputs: NamedTensors, options: unknown): NamedTensors {
+  const o = options as MagvitEngineOptions;
+  const model = MagvitTokenizer.borrow(o.config, ctx.weights, { part: 'encoder' });
+  const l = magvitEncoderLoss(model, inputs.images as tf.Tensor4D, inputs.codes as tf.Tensor2D);
+  return { loss: l.total, bits: l.bitAccuracy, codes: l.codeAccuracy };
 }
