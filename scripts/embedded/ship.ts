@@ -3,7 +3,8 @@
 //   showo/model.safetensors, showo/vocab.json
 //   magvit/config.json + magvit/model.safetensors
 // As a script: copies the best Show-o of a run (<dir>/best) and its frozen tokenizer.
-//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--steps 12 --guidance 2 --temperature 1 --schedule cosine]
+//   node --import tsx scripts/embedded/ship.ts [--dir runs/showo] [--model <dir>/best] [--tokenizer <dir>/magvit.safetensors]
+//        [--steps 12 --guidance 2 --temperature 1 --schedule cosine]
 //        [--to DIR]   (a candidate folder to evaluate with `showo eval --model DIR`, instead of models/shapes-world)
 //   node --import tsx scripts/embedded/ship.ts --decoder FILE.safetensors [--to DIR]
 //        ships a tokenizer whose decoder alone was retrained (train-tokenizer.ts --new-decoder / --decoder-only) next
@@ -110,7 +111,11 @@ async function main(): Promise<void> {
   const src = path.resolve(arg('model', path.join(dir, 'best')));
   const model = await ShowoModel.load(src);
   const gen: GenerationSettings = { steps: Number(arg('steps', '12')), guidanceScale: Number(arg('guidance', '2')), temperature: Number(arg('temperature', '1')), schedule: arg('schedule', 'cosine') };
-  await shipShowo({ model, magvitFile: path.join(dir, 'magvit.safetensors'), setup: embeddedSetup(), generation: gen });
+  // --tokenizer: the tokenizer to ship with the model (a run on patch codes has none of its own).
+  const magvitFile = path.resolve(arg('tokenizer', path.join(dir, 'magvit.safetensors')));
+  const codebookDim = parseMagvitConfig(JSON.parse(readSafetensors(magvitFile).metadata[CONFIG_METADATA_KEY]!)).codebookDim;
+  if (2 ** codebookDim !== model.config.codebook_size) throw new Error(`${magvitFile} has ${2 ** codebookDim} codes, the model ${model.config.codebook_size}`);
+  await shipShowo({ model, magvitFile, setup: embeddedSetup(model.config.codebook_size), generation: gen });
   log(`shipped ${src} to ${MODELS_DIR}`);
 }
 

@@ -8,7 +8,7 @@
 //        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
 //        [--new-decoder CH:B0,B1,B2 --init WEIGHTS.safetensors]
 //        [--adversarial W [--disc-channels 32,64,64] [--disc-weight 1] [--lecam 0.001] [--disc-start N]]
-//        [--code-targets PATCH_CODEBOOK.json --train encoder|decoder [--bits 11]]
+//        [--code-targets PATCH_CODEBOOK.json --train encoder|decoder [--bits 11] [--enc-mult 1,2,8]]
 //
 // --code-targets trains half of a tokenizer towards a patch codebook's exact codes (make-patch-codebook.ts):
 // `--train encoder` fits the encoder's latent signs to them (`magvitEncoderLoss`; evaluation: the share of codes,
@@ -38,7 +38,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, SeededRandom } from '@showo/runtime';
 import { randomScene, renderScene, sampleT2i } from '@showo/shapes-world';
-import { MagvitTokenizer, PatchDiscriminator, deepenDecoder, loadMagvit, saveMagvit } from '@showo/tokenizer-magvit';
+import { MagvitTokenizer, PatchDiscriminator, deepenDecoder, loadMagvit, saveMagvit, type MagvitConfig } from '@showo/tokenizer-magvit';
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { NoisyCodeData, ShowoCodeNoise, noisyGate } from './code-noise.js';
 import { appendJsonl, arg, embeddedMagvitConfig, flag, log, objectKey, scenesToTensor, tensorToBytes, tokenizerGate } from './common.js';
@@ -78,6 +78,8 @@ const CODE_NOISE = arg('code-noise', '');
 const CODE_TARGETS = arg('code-targets', '');
 const TRAIN_PART = arg('train', DECODER_ONLY ? 'decoder' : 'all') as 'all' | 'decoder' | 'encoder';
 const BITS = Number(arg('bits', '8'));
+/** Encoder width multipliers of a fresh tokenizer (e.g. 1,2,8: a wide 16×16 level that can tell hundreds of patch masks apart). */
+const ENC_MULT = arg('enc-mult', '');
 /** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
 const NOISE_SHARE = Number(arg('noise-share', '0.75'));
 const NOISE_MAX = Number(arg('noise-max', '0.5'));
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
       ? grownDecoder(INIT, GROW_DECODER)
       : INIT
         ? loadMagvit(path.resolve(INIT))
-        : MagvitTokenizer.create(embeddedMagvitConfig(CH, BITS), { seed: SEED });
+        : MagvitTokenizer.create(withEncoderMult(embeddedMagvitConfig(CH, BITS), ENC_MULT), { seed: SEED });
   log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
   if (CODE_NOISE && !DECODER_ONLY) throw new Error('--code-noise trains the decoder only: add --decoder-only');
   const noise = CODE_NOISE ? await ShowoCodeNoise.load(CODE_NOISE, model) : undefined;
@@ -233,6 +235,13 @@ async function main(): Promise<void> {
       complete: resolve,
     }),
   );
+}
+
+function withEncoderMult(config: MagvitConfig, spec: string): MagvitConfig {
+  if (!spec) return config;
+  const chMult = spec.split(',').map(Number);
+  if (chMult.length !== config.encoder.chMult.length) throw new Error(`--enc-mult: ${config.encoder.chMult.length} levels, got ${chMult.length}`);
+  return { ...config, encoder: { ...config.encoder, chMult } };
 }
 
 /** --init's encoder and quantiser with a fresh decoder of width `ch` and `blocks` ResNet blocks per level. */

@@ -281,11 +281,14 @@ export interface MagvitEncoderLosses {
 /**
  * The encoder's objective towards given codes: images [B, H, W, 3] should quantise to `codes` [B, h·w] (for
  * example a {@link PatchCodebook}'s exact patch codes). Each latent channel is one bit of the code (lookup-free
- * quantisation), so the loss is a logistic loss per channel on the sign its target bit asks for; no decoder runs.
+ * quantisation), so the loss is a logistic loss per channel on the sign its target bit asks for (times (1 − p)^γ
+ * with `focalGamma` γ, p the probability of the right sign); no decoder runs.
  * Differentiable with respect to the `encoder.` variables; a codes grid that does not match the images is an
  * `ImageShapeError`, codes outside the codebook a `CodeRangeError`.
  */
-export function magvitEncoderLoss(model: MagvitTokenizer, images: tf.Tensor4D, codes: CodesInput): MagvitEncoderLosses {
+export function magvitEncoderLoss(model: MagvitTokenizer, images: tf.Tensor4D, codes: CodesInput, options: { focalGamma?: number } = {}): MagvitEncoderLosses {
+  const gamma = options.focalGamma ?? 0;
+  if (!(gamma >= 0)) throw new InvalidArgumentError(`focalGamma must be ≥ 0, got ${gamma}`);
   model.checkImages(images);
   const [b, H, W] = images.shape;
   const f = model.downsampleFactor;
@@ -298,7 +301,11 @@ export function magvitEncoderLoss(model: MagvitTokenizer, images: tf.Tensor4D, c
     const z = model.forwardEncoder(images);
     const t = tf.tensor4d(codesToLatentData(read.data, D), z.shape);
     const margin = tf.mul(t, z);
-    const total = tf.mean(tf.softplus(tf.neg(margin))) as tf.Scalar;
+    let perBit = tf.softplus(tf.neg(margin));
+    // Focal weighting (1 − p)^γ, p = σ(t·z) the probability of the right bit: a background that is already right
+    // everywhere stops drowning the few patches with edges.
+    if (gamma > 0) perBit = tf.mul(perBit, gamma === 2 ? tf.square(tf.sigmoid(tf.neg(margin))) : tf.pow(tf.sigmoid(tf.neg(margin)), gamma));
+    const total = tf.mean(perBit) as tf.Scalar;
     const right = tf.greater(margin, 0);
     const bitAccuracy = tf.mean(tf.cast(right, 'float32')) as tf.Scalar;
     const codeAccuracy = tf.mean(tf.cast(tf.all(right, -1), 'float32')) as tf.Scalar;

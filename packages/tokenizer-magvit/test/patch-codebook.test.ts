@@ -150,7 +150,7 @@ describe('magvitEncoderLoss', () => {
       for (const [name, g] of Object.entries(grads)) {
         if (!name.includes('encoder')) assert.equal(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]), 0, `${name} has a gradient`);
       }
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
       tf.dispose([value, ...Object.values(grads)]);
     }
     const last = accuracy();

@@ -84,8 +84,9 @@ export interface MagvitTaskOptions {
    * 'decoder' trains only the decoder (parameters under `decoder.`): the encoder and so every code stay exactly as
    * they are, and a generator trained on those codes stays valid while reconstructions improve. The decoder reads
    * each batch's `codes` when it has them (see {@link ImageBatch}), else the images' own codes. 'encoder' trains
-   * only the encoder (parameters under `encoder.`) to produce each batch's `codes` (`magvitEncoderLoss`; the
-   * reported parts are `bits` and `codes`, the shares of right bits and codes). Default 'all'.
+   * only the encoder (parameters under `encoder.`) to produce each batch's `codes` (`magvitEncoderLoss`, with the
+   * loss options' `focalGamma` on the code bits; the reported parts are `bits` and `codes`, the shares of right
+   * bits and codes). Default 'all'.
    */
   train?: 'all' | 'decoder' | 'encoder';
 }
@@ -127,7 +128,7 @@ export function magvitTask(
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
       if (encoderOnly) {
         if (!b.codes) throw new InvalidArgumentError('an encoder-only task needs batches with target codes');
-        const l = magvitEncoderLoss(tokenizer, images, { data: b.codes, batch: b.batch });
+        const l = magvitEncoderLoss(tokenizer, images, { data: b.codes, batch: b.batch }, lossOptions.focalGamma !== undefined ? { focalGamma: lossOptions.focalGamma } : {});
         return { total: l.total, parts: { bits: l.bitAccuracy, codes: l.codeAccuracy }, tokens: b.batch * b.size * b.size };
       }
       if (b.codes && !decoderOnly) throw new InvalidArgumentError('batches with their own codes train the decoder only (train: "decoder")');

@@ -44,6 +44,6 @@ export function magvitDecoderTrainLoss(ctx: EngineContext, inputs: NamedTensors,
 export function magvitEncoderTrainLoss(ctx: EngineContext, inputs: NamedTensors, options: unknown): NamedTensors {
   const o = options as MagvitEngineOptions;
   const model = MagvitTokenizer.borrow(o.config, ctx.weights, { part: 'encoder' });
-  const l = magvitEncoderLoss(model, inputs.images as tf.Tensor4D, inputs.codes as tf.Tensor2D);
+  const l = magvitEncoderLoss(model, inputs.images as tf.Tensor4D, inputs.codes as tf.Tensor2D, o.loss.focalGamma !== undefined ? { focalGamma: o.loss.focalGamma } : {});
   return { loss: l.total, bits: l.bitAccuracy, codes: l.codeAccuracy };
 }
