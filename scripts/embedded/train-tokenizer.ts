@@ -115,8 +115,8 @@ async function main(): Promise<void> {
   let best = -1;
   if (fs.existsSync(gateLog)) {
     for (const l of fs.readFileSync(gateLog, 'utf8').split('\n').filter(Boolean)) {
-      const r = JSON.parse(l) as { agreement?: number; imagesExact?: number };
-      best = Math.max(best, r.agreement ?? r.imagesExact ?? -1);
+      const r = JSON.parse(l) as { agreement?: number; codeAccuracy?: number };
+      best = Math.max(best, r.agreement ?? r.codeAccuracy ?? -1);
     }
   }
   const t0 = Date.now();
@@ -160,8 +160,9 @@ async function main(): Promise<void> {
         right += r;
         if (r === t.length) whole++;
       });
-      score = whole / evalScenes.length;
-      row = { codeAccuracy: right / (targetCodes.length * 256), imagesExact: score };
+      // Whole images stay at 0 long after most codes are right: the share of right codes decides the best.
+      score = right / (targetCodes.length * 256);
+      row = { codeAccuracy: score, imagesExact: whole / evalScenes.length };
     } else {
       const y = model.decodeCodes(targetCodes.map((c) => Array.from(c)), [16, 16]);
       const decoded = tensorToBytes(y);
