@@ -125,10 +125,10 @@ export function magvitTask(
     /** Frees the local-code head (the tokenizer stays the caller's). */
     dispose: () => head?.forEach((v) => v.dispose()),
     lossFn(b: ImageBatch): LossOutput {
+      if (encoderOnly && !b.codes) throw new InvalidArgumentError('an encoder-only task needs batches with target codes');
       const images = tf.tensor4d(b.pixels, [b.batch, b.size, b.size, 3]);
       if (encoderOnly) {
-        if (!b.codes) throw new InvalidArgumentError('an encoder-only task needs batches with target codes');
-        const l = magvitEncoderLoss(tokenizer, images, { data: b.codes, batch: b.batch }, lossOptions.focalGamma !== undefined ? { focalGamma: lossOptions.focalGamma } : {});
+        const l = magvitEncoderLoss(tokenizer, images, { data: b.codes!, batch: b.batch }, lossOptions.focalGamma !== undefined ? { focalGamma: lossOptions.focalGamma } : {});
         return { total: l.total, parts: { bits: l.bitAccuracy, codes: l.codeAccuracy }, tokens: b.batch * b.size * b.size };
       }
       if (b.codes && !decoderOnly) throw new InvalidArgumentError('batches with their own codes train the decoder only (train: "decoder")');
