@@ -3,7 +3,9 @@
 //
 //   node --import tsx scripts/embedded/eval-showo.ts [--model models/shapes-world/showo]
 //        [--magvit models/shapes-world/magvit/model.safetensors] [--steps 12] [--guidance 2[,3,...]] [--temperature 1]
-//        [--schedule cosine] [--stride 1] [--json out.json] [--images out-dir]
+//        [--schedule cosine] [--stride 1] [--json out.json] [--images out-dir] [--codes PATCH_CODEBOOK.json]
+//   --codes scores a model trained on exact patch codes (train-showo.ts --codes) with the codebook itself as its
+//   tokenizer: exact encoding and decoding, so the scores are the model's alone.
 //   Several comma-separated --schedule / --guidance / --steps / --temperature values are all tried (t2i only after
 //   the first).
 //
@@ -17,7 +19,8 @@ import { ShowoModel } from '@showo/showo-core';
 import { loadMagvit } from '@showo/tokenizer-magvit';
 import { renderLossCurve } from '@showo/trainer';
 import { arg, log } from './common.js';
-import { embeddedSetup, evaluateShowo, everyKth, loadEvalItems, type GenerationSettings } from './showo-common.js';
+import { loadPatchCodebook, patchCodebookImages } from './patch-codes.js';
+import { embeddedSetup, evaluateShowo, everyKth, loadEvalItems, magvitImages, type GenerationSettings } from './showo-common.js';
 
 /** Learning curve: t2i, mmu and score vs training minutes, from a run's scores.jsonl. */
 export function writeLearningCurve(scoresFile: string, png: string): void {
@@ -48,9 +51,9 @@ async function main(): Promise<void> {
   }
   await initBackend(arg('backend', 'wasm'));
   const modelDir = path.resolve(arg('model', 'models/shapes-world/showo'));
-  const magvit = loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors')));
+  const images = arg('codes', '') ? patchCodebookImages(loadPatchCodebook(path.resolve(arg('codes', '')))) : magvitImages(loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors'))));
   const model = await ShowoModel.load(modelDir);
-  const setup = embeddedSetup();
+  const setup = embeddedSetup(model.config.codebook_size);
   const stride = Number(arg('stride', '1'));
   const all = loadEvalItems();
   const items = { t2i: everyKth(all.t2i, stride), mmu: everyKth(all.mmu, stride) };
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     );
   for (const gen of settings) {
     const keep = new Map<string, Uint8Array>();
-    const s = await evaluateShowo(model, magvit, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
+    const s = await evaluateShowo(model, images, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
     log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${first ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
     if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));
     if (first && s.mmuReport) console.log(formatAccuracyTable('mmu question', s.mmuReport.byKind, s.mmuReport.overall));
