@@ -2,10 +2,11 @@
  * Exact patch codes for images drawn in a small palette, as targets for training a MAGVIT-v2 tokenizer.
  *
  * A convolutional encoder trained only to reconstruct spreads a patch's content over the codes around it: the same
- * white patch gets a dozen different codes depending on what lies next to it (measured on the embedded tokenizer:
- * 1.5 nats of code entropy given the patch's own pixels). A generator drawing such codes must model that context
- * noise as well as the picture. A palette image, though, has few distinct patches — Shapes World has ~250 distinct
- * 4×4 foreground masks — so every patch can get a code that names exactly its colour and its mask. A
+ * white patch gets many different codes depending on what lies next to it (measured on the embedded tokenizer: 93
+ * codes for a plain white patch, 1.4 nats of code entropy given the patch's own pixels). A generator drawing such
+ * codes must model that context noise as well as the picture. A palette image, though, has few distinct patches —
+ * Shapes World has 241 distinct partial 4×4 foreground masks — so every patch can get a code that names exactly its
+ * colour and its mask. A
  * `PatchCodebook` is that assignment: `encode` and `decode` are exact lookups, and the tokenizer is trained to
  * reproduce them (`magvitEncoderLoss` for the encoder, `magvitDecoderLoss` on the codebook's codes for the
  * decoder), so the trained MAGVIT-v2 keeps the official architecture while its codes describe their own patch.
@@ -99,6 +100,9 @@ export class PatchCodebook {
     if (!j || j.format !== 'showo-patch-codebook-v1') throw new InvalidArgumentError('not a patch codebook (format showo-patch-codebook-v1 expected)');
     if (!Array.isArray(j.palette) || !Array.isArray(j.masks) || typeof j.patch !== 'number' || typeof j.codebookDim !== 'number') {
       throw new InvalidArgumentError('patch codebook: patch, palette, codebookDim and masks are required');
+    }
+    if (!j.palette.every((c) => Array.isArray(c) && c.length === 3 && c.every((v) => Number.isInteger(v) && v >= 0 && v <= 255))) {
+      throw new InvalidArgumentError('patch codebook: every palette entry must be [r, g, b] with 8-bit integers');
     }
     return new PatchCodebook({ patch: j.patch, palette: j.palette, codebookDim: j.codebookDim }, j.masks);
   }

@@ -84,6 +84,7 @@ describe('PatchCodebook', () => {
     for (const img of examples) assert.deepEqual(again.encode(img), codebook.encode(img));
     assert.throws(() => PatchCodebook.fromJSON({ format: 'other' }), InvalidArgumentError);
     assert.throws(() => PatchCodebook.fromJSON({ ...codebook.toJSON(), masks: [3, 3] }), /twice/);
+    assert.throws(() => PatchCodebook.fromJSON({ ...codebook.toJSON(), palette: [[255, 255, 255], [300, 0, 0]] }), /palette entry/);
     assert.throws(() => PatchCodebook.fromImages(examples, { patch: 4, palette: PALETTE, codebookDim: 2 }), /cannot hold/);
     assert.throws(() => PatchCodebook.fromJSON({ ...codebook.toJSON(), codebookDim: 4 }), /do not fit/);
     // Built with fewer mask bits than masks, it keeps the most frequent ones and maps the rest to the nearest.
