@@ -4,7 +4,7 @@
 // detector's objects on the standard 450 evaluation scenes (300 fresh held-out-allowed scenes, seed 424242, and the
 // 150 of the public mmu file) — the ceiling of a tokenizer trained to these codes.
 //
-//   node --import tsx scripts/embedded/make-patch-codebook.ts --out runs/patch-codebook.json [--n 4000] [--bits 11] [--seed 7]
+//   node --import tsx scripts/embedded/make-patch-codebook.ts --out runs/patch-codebook.json [--n 4000] [--bits 11] [--seed 7] [--geometric]
 import fs from 'node:fs';
 import path from 'node:path';
 import { SeededRandom } from '@showo/runtime';
@@ -22,10 +22,12 @@ function* images() {
     yield { width: 64, height: 64, data: renderScene(scene) };
   }
 }
-const codebook = PatchCodebook.fromImages(images(), { patch: 4, palette: WORLD_PALETTE, codebookDim: Number(arg('bits', '11')) });
+const byFrequency = PatchCodebook.fromImages(images(), { patch: 4, palette: WORLD_PALETTE, codebookDim: Number(arg('bits', '11')) });
+// --geometric: slots numbered by a PCA tree of the masks (withGeometricSlots), so that mask bits carry geometry.
+const codebook = process.argv.includes('--geometric') ? byFrequency.withGeometricSlots() : byFrequency;
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(codebook.toJSON()));
-log(`${codebook.masks.length} partial masks, ${codebook.colourBits} colour bits + ${codebook.maskBits} mask bits → ${out}`);
+log(`${codebook.masks.filter((m) => m !== 0).length} partial masks in ${codebook.masks.length} slots, ${codebook.colourBits} colour bits + ${codebook.maskBits} mask bits → ${out}`);
 
 const evalRng = new SeededRandom(424242);
 const fresh: Scene[] = Array.from({ length: 300 }, () => randomScene(evalRng, { allowHeldOut: true }));

@@ -3,9 +3,10 @@
 // targets of the tokenizer's encoder and decoder training.
 import fs from 'node:fs';
 import type { ImageCodec } from '@showo/sampler';
-import { CANVAS_SIZE } from '@showo/shapes-world';
+import { CANVAS_SIZE, detectObjects, isHeldOut, type Shape } from '@showo/shapes-world';
+import { SeededRandom } from '@showo/runtime';
 import { PatchCodebook, type RgbImage } from '@showo/tokenizer-magvit';
-import { ShapesWorldImageData, type ImageBatch, type ImageEncoder } from '@showo/trainer';
+import { ShapesWorldImageData, type ImageBatch, type ImageEncoder, type JsonValue } from '@showo/trainer';
 import type { EmbeddedImages } from './showo-common.js';
 
 export function loadPatchCodebook(file: string): PatchCodebook {
@@ -47,5 +48,84 @@ export class PatchCodeImageData extends ShapesWorldImageData {
       codes.set(this.codebook.encode({ width: b.size, height: b.size, data } satisfies RgbImage), k * per);
     }
     return { done: false, value: { ...b, codes } };
+  }
+}
+
+/**
+ * Decoder training data in which every code of the codebook is common: a share of the images are mosaics of
+ * independent random patches (each a random colour with a random mask of the codebook), the rest rendered scenes.
+ * Scenes alone pair each mask with the colours of the training compositions only (no purple triangle edge, say),
+ * so a decoder trained on them never learns to read the colour bits apart from the mask bits. A mosaic is made of
+ * 4×4 fragments, not objects; each held-out composition that the SPEC detector finds in a mosaic is erased, so the
+ * rule "no training image contains a purple triangle, an orange circle or a green square" holds as the
+ * evaluation's own detector sees it.
+ */
+export class PatchMosaicData extends PatchCodeImageData {
+  private readonly mosaicRng: SeededRandom;
+  private readonly mosaicShare: number;
+  /** Held-out compositions the detector found in mosaics, and erased. */
+  rejected = 0;
+  constructor(
+    private readonly book: PatchCodebook,
+    options: ConstructorParameters<typeof ShapesWorldImageData>[0] & { mosaicShare: number },
+  ) {
+    super(book, options);
+    this.mosaicRng = new SeededRandom(options.seed + 31337);
+    this.mosaicShare = options.mosaicShare;
+  }
+  override next(): IteratorResult<ImageBatch> {
+    const r = super.next();
+    const b = r.value as ImageBatch;
+    const n = b.size * b.size * 3;
+    const grid = b.size / this.book.patch;
+    const per = grid * grid;
+    for (let k = 0; k < b.batch; k++) {
+      if (this.mosaicRng.next() >= this.mosaicShare) continue;
+      const codes = this.mosaic(per, grid);
+      const img = this.book.decode(codes, [grid, grid]);
+      for (let i = 0; i < n; i++) b.pixels[k * n + i] = img.data[i]! / 127.5 - 1;
+      b.codes!.set(codes, k * per);
+    }
+    return { done: false, value: b };
+  }
+  override getState(): JsonValue {
+    return { scenes: super.getState(), mosaic: this.mosaicRng.getState().map((v) => (Number.isNaN(v) ? null : v)), rejected: this.rejected };
+  }
+  override setState(state: JsonValue): void {
+    const s = state as { scenes?: JsonValue; mosaic?: number[]; rejected?: number };
+    if (!s || s.scenes === undefined || !Array.isArray(s.mosaic)) throw new Error('not a mosaic stream state');
+    super.setState(s.scenes);
+    this.mosaicRng.setState(s.mosaic);
+    this.rejected = s.rejected ?? 0;
+  }
+  private mosaic(per: number, grid: number): Int32Array {
+    const rng = this.mosaicRng;
+    const classes = this.book.palette.length;
+    const slots = [...this.book.masks.keys()].filter((i) => this.book.masks[i] !== 0).map((i) => i + 1);
+    for (;;) {
+      const codes = new Int32Array(per);
+      // Runs of one colour make neighbouring fragments join into larger blobs now and then, as in scenes.
+      let colour = 1 + Math.floor(rng.next() * (classes - 1));
+      for (let i = 0; i < per; i++) {
+        if (rng.next() < 0.3) colour = 1 + Math.floor(rng.next() * (classes - 1));
+        const u = rng.next();
+        codes[i] = u < 0.35 ? 0 : u < 0.5 ? this.book.code(colour, 2 ** (this.book.patch * this.book.patch) - 1) : colour * 2 ** this.book.maskBits + slots[Math.floor(rng.next() * slots.length)]!;
+      }
+      // A held-out composition the detector finds is erased (its patches set to background), until none is left:
+      // erasing only removes pixels, but it can cut another object into a new shape, hence the loop.
+      for (let round = 0; ; round++) {
+        const img = this.book.decode(codes, [grid, grid]);
+        const bad = detectObjects(img.data, img.width).filter((o) => o.shape !== 'unknown' && isHeldOut(o.shape as Shape, o.color));
+        if (bad.length === 0) return codes;
+        if (round === 8) break;
+        this.rejected += bad.length;
+        const P = this.book.patch;
+        for (const o of bad) {
+          for (let py = Math.floor(o.bbox.y0 / P); py <= Math.floor(o.bbox.y1 / P); py++) {
+            for (let px = Math.floor(o.bbox.x0 / P); px <= Math.floor(o.bbox.x1 / P); px++) codes[py * grid + px] = 0;
+          }
+        }
+      }
+    }
   }
 }

@@ -42,7 +42,7 @@ import { MagvitTokenizer, PatchDiscriminator, deepenDecoder, loadMagvit, saveMag
 import { AdamW, ShapesWorldImageData, magvitTask, train } from '@showo/trainer';
 import { NoisyCodeData, ShowoCodeNoise, noisyGate } from './code-noise.js';
 import { appendJsonl, arg, embeddedMagvitConfig, flag, log, objectKey, scenesToTensor, tensorToBytes, tokenizerGate } from './common.js';
-import { PatchCodeImageData, loadPatchCodebook } from './patch-codes.js';
+import { PatchCodeImageData, PatchMosaicData, loadPatchCodebook } from './patch-codes.js';
 
 const DIR = path.resolve(arg('dir', 'runs/tokenizer'));
 const STEPS = Number(arg('steps', '1200'));
@@ -78,6 +78,8 @@ const CODE_NOISE = arg('code-noise', '');
 const CODE_TARGETS = arg('code-targets', '');
 const TRAIN_PART = arg('train', DECODER_ONLY ? 'decoder' : 'all') as 'all' | 'decoder' | 'encoder';
 const BITS = Number(arg('bits', '8'));
+// Share of decoder training images that are mosaics of random codebook patches (--code-targets, --train decoder).
+const MOSAIC = Number(arg('mosaic', '0'));
 /** Encoder width multipliers of a fresh tokenizer (e.g. 1,2,8: a wide 16×16 level that can tell hundreds of patch masks apart). */
 const ENC_MULT = arg('enc-mult', '');
 /** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
@@ -102,9 +104,12 @@ async function main(): Promise<void> {
   if (codebook && TRAIN_PART === 'all') throw new Error('--code-targets trains one half: add --train encoder or --train decoder');
   if (codebook && codebook.codebookDim !== model.config.codebookDim) throw new Error(`the codebook has ${codebook.codebookDim}-bit codes, the tokenizer ${model.config.codebookDim} (--bits)`);
   if (TRAIN_PART === 'encoder' && !codebook) throw new Error('--train encoder needs --code-targets');
+  if (MOSAIC > 0 && (!codebook || TRAIN_PART !== 'decoder')) throw new Error('--mosaic needs --code-targets and --train decoder');
   const data = noise
     ? new NoisyCodeData(noise, model, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, share: NOISE_SHARE, maxRate: NOISE_MAX })
-    : codebook
+    : codebook && MOSAIC > 0
+      ? new PatchMosaicData(codebook, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, mosaicShare: MOSAIC })
+      : codebook
       ? new PatchCodeImageData(codebook, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 })
       : new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
   const noisyEvalRng = new SeededRandom(SEED + 999);

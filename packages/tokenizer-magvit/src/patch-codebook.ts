@@ -51,7 +51,7 @@ export class PatchCodebook {
   readonly codebookDim: number;
   readonly colourBits: number;
   readonly maskBits: number;
-  /** Foreground masks of slots 1…, most frequent first. */
+  /** Foreground masks of slots 1…, most frequent first (0: an unused slot, see {@link withGeometricSlots}). */
   readonly masks: readonly number[];
   private readonly full: number;
   private readonly slotOf = new Map<number, number>();
@@ -73,7 +73,8 @@ export class PatchCodebook {
     this.masks = [...masks];
     this.slotOf.set(this.full, 0);
     masks.forEach((m, i) => {
-      if (!Number.isInteger(m) || m <= 0 || m >= this.full) throw new InvalidArgumentError(`mask ${m} is not a partial ${o.patch}×${o.patch} mask`);
+      if (m === 0) return; // an unused slot
+      if (!Number.isInteger(m) || m < 0 || m >= this.full) throw new InvalidArgumentError(`mask ${m} is not a partial ${o.patch}×${o.patch} mask`);
       if (this.slotOf.has(m)) throw new InvalidArgumentError(`mask ${m} is listed twice`);
       this.slotOf.set(m, i + 1);
     });
@@ -107,11 +108,48 @@ export class PatchCodebook {
     return new PatchCodebook({ patch: j.patch, palette: j.palette, codebookDim: j.codebookDim }, j.masks);
   }
 
+  /**
+   * The same masks in slots whose bits describe their geometry, for a tokenizer that learns faster. Slots are
+   * otherwise numbered by frequency, so that a mask bit means nothing by itself and a decoder must learn the mask
+   * table by rote (each of 2^maskBits patterns an arbitrary 16-pixel picture). Here the masks and the full patch are
+   * split recursively at the median of their first principal component (a PCA tree, most significant mask bit
+   * first), so the top mask bits say on which side of the patch the foreground lies and the low bits refine it; the
+   * side that holds the full patch always takes bit 0, which keeps it in slot 0. Slots the tree leaves empty are
+   * unused (mask 0). Only the numbering changes: every known mask keeps its picture (a mask never seen may take
+   * another of its equally near masks, since ties go to the lower slot).
+   */
+  withGeometricSlots(): PatchCodebook {
+    const slots = 2 ** this.maskBits;
+    const bySlot = new Array<number>(slots).fill(0);
+    const pixels = this.patch * this.patch;
+    const vec = (m: number) => Array.from({ length: pixels }, (_, k) => (m >>> k) & 1);
+    const place = (items: number[], first: number, capacity: number): void => {
+      if (items.length === 0) return;
+      if (capacity === 1) {
+        bySlot[first] = items[0]!;
+        return;
+      }
+      const proj = principalProjection(items.map(vec));
+      const order = items.map((m, i) => ({ m, p: proj[i]!, i })).sort((a, b) => a.p - b.p || a.m - b.m);
+      const cut = Math.ceil(items.length / 2);
+      let low = order.slice(0, cut).map((o) => o.m);
+      let high = order.slice(cut).map((o) => o.m);
+      if (high.includes(this.full)) [low, high] = [high, low];
+      place(low, first, capacity / 2);
+      place(high, first + capacity / 2, capacity / 2);
+    };
+    place([this.full, ...this.masks.filter((m) => m !== 0)], 0, slots);
+    if (bySlot[0] !== this.full) throw new Error('internal: the full patch left slot 0');
+    let last = slots - 1;
+    while (last > 0 && bySlot[last] === 0) last--;
+    return new PatchCodebook({ patch: this.patch, palette: this.palette, codebookDim: this.codebookDim }, bySlot.slice(1, last + 1));
+  }
+
   toJSON(): PatchCodebookJson {
     return { format: 'showo-patch-codebook-v1', patch: this.patch, palette: this.palette.map((c) => [c[0], c[1], c[2]]), codebookDim: this.codebookDim, masks: [...this.masks] };
   }
 
-  /** Number of codes (2^codebookDim); only 1 + (classes − 1)·(1 + masks) of them are ever produced. */
+  /** Number of codes (2^codebookDim); only 1 + (classes − 1)·(1 + used mask slots) of them are ever produced. */
   get codebookSize(): number {
     return 2 ** this.codebookDim;
   }
@@ -145,7 +183,7 @@ export class PatchCodebook {
       const colour = Math.floor(code / 2 ** this.maskBits);
       const slot = code % 2 ** this.maskBits;
       // Codes that no patch produces (a class beyond the palette, an unused slot) draw as background.
-      const mask = colour >= this.palette.length || slot > this.masks.length ? 0 : slot === 0 ? this.full : this.masks[slot - 1]!;
+      const mask = colour >= this.palette.length || slot > this.masks.length ? 0 : slot === 0 ? this.full : this.masks[slot - 1]!; // 0: unused slot
       const fg = this.palette[colour] ?? bg;
       const py = Math.floor(i / w);
       const px = i % w;
@@ -168,6 +206,7 @@ export class PatchCodebook {
     let best = 0;
     let bestD = popcount(mask ^ this.full);
     this.masks.forEach((m, i) => {
+      if (m === 0) return;
       const d = popcount(mask ^ m);
       if (d < bestD) {
         bestD = d;
@@ -228,6 +267,27 @@ export class PatchCodebook {
     }
     return best;
   }
+}
+
+/** Projections of the rows onto their first principal component (power iteration on the covariance; deterministic). */
+function principalProjection(rows: number[][]): number[] {
+  const n = rows.length;
+  const d = rows[0]!.length;
+  const mean = new Array<number>(d).fill(0);
+  for (const r of rows) r.forEach((v, k) => (mean[k]! += v / n));
+  const centred = rows.map((r) => r.map((v, k) => v - mean[k]!));
+  let dir = Array.from({ length: d }, (_, k) => 1 + k / d); // not orthogonal to any real direction in practice
+  for (let it = 0; it < 100; it++) {
+    const next = new Array<number>(d).fill(0);
+    for (const r of centred) {
+      const dot = r.reduce((a, v, k) => a + v * dir[k]!, 0);
+      r.forEach((v, k) => (next[k]! += dot * v));
+    }
+    const norm = Math.hypot(...next);
+    if (norm < 1e-12) break; // every row equal to the mean: any order will do
+    dir = next.map((v) => v / norm);
+  }
+  return centred.map((r) => r.reduce((a, v, k) => a + v * dir[k]!, 0));
 }
 
 function popcount(v: number): number {

@@ -96,6 +96,42 @@ describe('PatchCodebook', () => {
     assert.throws(() => codebook.decode([0, 1, 2], [2, 2]), CodeRangeError);
     assert.throws(() => codebook.decode([0, 0, 0, 256], [2, 2]), CodeRangeError);
   });
+
+  it('renumbers its slots by geometry without changing any picture', () => {
+    // Every partial mask of a 4×4 patch that is a rectangle of foreground: 99 masks, many more than three images hold.
+    const rects: RgbImage[] = [];
+    for (let y0 = 0; y0 < 4; y0++) for (let y1 = y0; y1 < 4; y1++) for (let x0 = 0; x0 < 4; x0++) for (let x1 = x0; x1 < 4; x1++) {
+      const data = new Uint8Array(4 * 4 * 3).fill(255);
+      for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) data.set(RED, (y * 4 + x) * 3);
+      rects.push({ width: 4, height: 4, data });
+    }
+    // Each rectangle repeated an arbitrary number of times, so that the frequency numbering carries no geometry.
+    const repeated = rects.flatMap((r, i) => Array.from({ length: 1 + ((i * 37) % 11) }, () => r));
+    const byFrequency = PatchCodebook.fromImages(repeated, { patch: 4, palette: PALETTE, codebookDim: 9 });
+    const geometric = byFrequency.withGeometricSlots();
+    assert.equal(byFrequency.masks.length, 99); // 100 rectangles, one of them the full patch
+    assert.deepEqual([...geometric.masks.filter((m) => m !== 0)].sort((a, b) => a - b), [...byFrequency.masks].sort((a, b) => a - b));
+    for (const img of rects) assert.deepEqual(geometric.decode(geometric.encode(img), [1, 1]), img);
+    assert.equal(geometric.code(1, 0xffff), 1 << geometric.maskBits, 'the full patch keeps slot 0');
+    // The most significant mask bit splits the masks along their main axis of variation: the two halves' mean
+    // masks differ by far more than those of the frequency numbering, whose bits are arbitrary.
+    const split = (book: PatchCodebook) => {
+      const half = 2 ** (book.maskBits - 1);
+      const mean = (side: number) => {
+        const ms = book.masks.map((m, i) => ({ m, slot: i + 1 })).filter((x) => x.m !== 0 && (x.slot >= half ? 1 : 0) === side).map((x) => x.m);
+        return Array.from({ length: 16 }, (_, k) => ms.reduce((a, m) => a + ((m >>> k) & 1), 0) / Math.max(ms.length, 1));
+      };
+      const [a, b] = [mean(0), mean(1)];
+      return Math.hypot(...a.map((v, k) => v - b[k]!));
+    };
+    assert.ok(split(geometric) > 3 * split(byFrequency), `geometric ${split(geometric)} vs frequency ${split(byFrequency)}`);
+    // Unused slots survive JSON and decode as background.
+    const again = PatchCodebook.fromJSON(JSON.parse(JSON.stringify(geometric)));
+    assert.deepEqual(again.masks, geometric.masks);
+    const unused = geometric.masks.indexOf(0) + 1;
+    assert.ok(unused > 0, 'a 9-bit tree over 100 masks leaves slots empty');
+    assert.deepEqual(geometric.decode([(1 << geometric.maskBits) + unused], [1, 1]).data, new Uint8Array(48).fill(255));
+  });
 });
 
 describe('magvitEncoderLoss', () => {
