@@ -53,7 +53,7 @@ export class PatchCodeImageData extends ShapesWorldImageData {
 
 /**
  * Decoder training data in which every code of the codebook is common: a share of the images are mosaics of
- * independent random patches (each a random colour with a random mask of the codebook), the rest rendered scenes.
+ * random patches (each a random colour, in runs, with a random mask of the codebook), the rest rendered scenes.
  * Scenes alone pair each mask with the colours of the training compositions only (no purple triangle edge, say),
  * so a decoder trained on them never learns to read the colour bits apart from the mask bits. A mosaic is made of
  * 4×4 fragments, not objects; each held-out composition that the SPEC detector finds in a mosaic is erased, so the
@@ -64,7 +64,7 @@ export class PatchMosaicData extends PatchCodeImageData {
   private readonly mosaicRng: SeededRandom;
   private readonly mosaicShare: number;
   /** Held-out compositions the detector found in mosaics, and erased. */
-  rejected = 0;
+  erased = 0;
   constructor(
     private readonly book: PatchCodebook,
     options: ConstructorParameters<typeof ShapesWorldImageData>[0] & { mosaicShare: number },
@@ -89,14 +89,14 @@ export class PatchMosaicData extends PatchCodeImageData {
     return { done: false, value: b };
   }
   override getState(): JsonValue {
-    return { scenes: super.getState(), mosaic: this.mosaicRng.getState().map((v) => (Number.isNaN(v) ? null : v)), rejected: this.rejected };
+    return { scenes: super.getState(), mosaic: this.mosaicRng.getState().map((v) => (Number.isNaN(v) ? null : v)), erased: this.erased };
   }
   override setState(state: JsonValue): void {
-    const s = state as { scenes?: JsonValue; mosaic?: number[]; rejected?: number };
+    const s = state as { scenes?: JsonValue; mosaic?: number[]; erased?: number };
     if (!s || s.scenes === undefined || !Array.isArray(s.mosaic)) throw new Error('not a mosaic stream state');
     super.setState(s.scenes);
     this.mosaicRng.setState(s.mosaic);
-    this.rejected = s.rejected ?? 0;
+    this.erased = s.erased ?? 0;
   }
   private mosaic(per: number, grid: number): Int32Array {
     const rng = this.mosaicRng;
@@ -112,13 +112,14 @@ export class PatchMosaicData extends PatchCodeImageData {
         codes[i] = u < 0.35 ? 0 : u < 0.5 ? this.book.code(colour, 2 ** (this.book.patch * this.book.patch) - 1) : colour * 2 ** this.book.maskBits + slots[Math.floor(rng.next() * slots.length)]!;
       }
       // A held-out composition the detector finds is erased (its patches set to background), until none is left:
-      // erasing only removes pixels, but it can cut another object into a new shape, hence the loop.
+      // erasing only removes pixels, but it can cut another object into a new shape, hence the loop (a mosaic that
+      // still holds one after 8 rounds is drawn afresh).
       for (let round = 0; ; round++) {
         const img = this.book.decode(codes, [grid, grid]);
         const bad = detectObjects(img.data, img.width).filter((o) => o.shape !== 'unknown' && isHeldOut(o.shape as Shape, o.color));
         if (bad.length === 0) return codes;
         if (round === 8) break;
-        this.rejected += bad.length;
+        this.erased += bad.length;
         const P = this.book.patch;
         for (const o of bad) {
           for (let py = Math.floor(o.bbox.y0 / P); py <= Math.floor(o.bbox.y1 / P); py++) {

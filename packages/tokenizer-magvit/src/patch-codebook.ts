@@ -130,7 +130,7 @@ export class PatchCodebook {
         return;
       }
       const proj = principalProjection(items.map(vec));
-      const order = items.map((m, i) => ({ m, p: proj[i]!, i })).sort((a, b) => a.p - b.p || a.m - b.m);
+      const order = items.map((m, i) => ({ m, p: proj[i]! })).sort((a, b) => a.p - b.p || a.m - b.m);
       const cut = Math.ceil(items.length / 2);
       let low = order.slice(0, cut).map((o) => o.m);
       let high = order.slice(cut).map((o) => o.m);
@@ -182,8 +182,9 @@ export class PatchCodebook {
       if (!Number.isInteger(code) || code < 0 || code >= this.codebookSize) throw new CodeRangeError(`code ${code} at ${i} is outside [0, ${this.codebookSize})`);
       const colour = Math.floor(code / 2 ** this.maskBits);
       const slot = code % 2 ** this.maskBits;
-      // Codes that no patch produces (a class beyond the palette, an unused slot) draw as background.
-      const mask = colour >= this.palette.length || slot > this.masks.length ? 0 : slot === 0 ? this.full : this.masks[slot - 1]!; // 0: unused slot
+      // Codes that no patch produces (a class beyond the palette, a slot past the list or marked unused by 0) draw
+      // as background.
+      const mask = colour >= this.palette.length || slot > this.masks.length ? 0 : slot === 0 ? this.full : this.masks[slot - 1]!;
       const fg = this.palette[colour] ?? bg;
       const py = Math.floor(i / w);
       const px = i % w;
