@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'));
   const model = await ShowoModel.load(path.resolve(arg('model', 'models/shapes-world/showo')));
   const magvit = loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors')));
-  const setup = embeddedSetup();
+  const setup = embeddedSetup(model.config.codebook_size);
   const layout = setup.layout;
   const N = setup.prompting.numVqTokens;
   const K = layout.codebookSize;
