@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { createMagvitConfig, type MagvitConfig, type MagvitTokenizer, type PaletteColour } from '@showo/tokenizer-magvit';
+import { createMagvitConfig, type MagvitConfig, type MagvitTokenizer, type PaletteColour, type PatchCodebook } from '@showo/tokenizer-magvit';
 import { COLORS, PALETTE, detectObjects, renderScene, whereOf, type Scene } from '@showo/shapes-world';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -87,6 +87,8 @@ export interface TokenizerGate {
   codesUsed: number;
   /** Share of object pixels under codes that are ≥ 90 % one colour (see {@link colourPurity}). */
   purePixelShare: number;
+  /** With {@link GateHalves}: the share of codes equal to the codebook's own. */
+  codeAccuracy?: number;
   failures: { original: string; decoded: string }[];
 }
 
@@ -141,24 +143,51 @@ export function describePurity(p: ColourPurity): string {
   return `codes: ${p.used} used; of those holding object pixels ${p.pure} are one colour (≥ 90 %) and ${p.mixed} mixed; object pixels under one-colour codes: ${p.purePixelShare.toFixed(3)}`;
 }
 
+/**
+ * Which part of a tokenizer trained to a patch codebook's codes the gate measures: `pair` (encode → decode, the
+ * gate itself), `encoder` (the encoder's codes decoded exactly by the codebook) or `decoder` (the codebook's exact
+ * codes decoded by the decoder). The halves apart say which one limits the pair.
+ */
+export interface GateHalves {
+  codebook: PatchCodebook;
+  half: 'pair' | 'encoder' | 'decoder';
+}
+
 /** Reconstructs scenes through the tokenizer (encode → codes → decode) and scores them against the originals. */
-export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], batch = 32): TokenizerGate {
+export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], batch = 32, halves?: GateHalves): TokenizerGate {
   let agree = 0;
   let mseSum = 0;
   let exact = 0;
   const used = new Set<number>();
   const failures: TokenizerGate['failures'] = [];
   const patchColours = new Map<number, number[]>();
+  let codesRight = 0;
+  let codesTotal = 0;
   for (let i = 0; i < scenes.length; i += batch) {
     const part = scenes.slice(i, i + batch);
     const originals = part.map((s) => renderScene(s));
     const x = scenesToTensor(part);
-    const codes = model.encodeToCodes(x);
-    for (const c of codes.dataSync()) used.add(c);
-    countPatchColours(patchColours, originals, codes.arraySync() as number[][]);
-    const y = model.decodeCodes(codes);
-    const decoded = tensorToBytes(y);
-    tf.dispose([x, codes, y]);
+    const side = Math.sqrt(originals[0]!.length / 3);
+    const codes =
+      halves?.half === 'decoder'
+        ? tf.tensor2d(originals.flatMap((o) => Array.from(halves.codebook.encode({ width: side, height: side, data: o }))), [part.length, (side / halves.codebook.patch) ** 2], 'int32')
+        : model.encodeToCodes(x);
+    const codeRows = codes.arraySync() as number[][];
+    for (const row of codeRows) for (const c of row) used.add(c);
+    if (halves) {
+      originals.forEach((o, k) => {
+        const want = halves.codebook.encode({ width: side, height: side, data: o });
+        want.forEach((c, j) => {
+          codesRight += c === codeRows[k]![j] ? 1 : 0;
+        });
+        codesTotal += want.length;
+      });
+    }
+    countPatchColours(patchColours, originals, codeRows);
+    const grid = Math.round(Math.sqrt(codeRows[0]!.length));
+    const y = halves?.half === 'encoder' ? undefined : model.decodeCodes(codes);
+    const decoded = y ? tensorToBytes(y) : codeRows.map((row) => halves!.codebook.decode(row, [grid, grid]).data);
+    tf.dispose([x, codes, ...(y ? [y] : [])]);
     part.forEach((_, k) => {
       const a = originals[k];
       const b = decoded[k];
@@ -180,6 +209,7 @@ export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], 
     exact: exact / scenes.length,
     codesUsed: used.size,
     purePixelShare: colourPurity(patchColours).purePixelShare,
+    ...(halves ? { codeAccuracy: codesRight / Math.max(1, codesTotal) } : {}),
     failures,
   };
 }
