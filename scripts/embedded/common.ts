@@ -166,12 +166,11 @@ export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], 
   for (let i = 0; i < scenes.length; i += batch) {
     const part = scenes.slice(i, i + batch);
     const originals = part.map((s) => renderScene(s));
-    const x = scenesToTensor(part);
     const side = Math.sqrt(originals[0]!.length / 3);
-    const codes =
-      halves?.half === 'decoder'
-        ? tf.tensor2d(originals.flatMap((o) => Array.from(halves.codebook.encode({ width: side, height: side, data: o }))), [part.length, (side / halves.codebook.patch) ** 2], 'int32')
-        : model.encodeToCodes(x);
+    const x = halves?.half === 'decoder' ? undefined : scenesToTensor(part);
+    const codes = x
+      ? model.encodeToCodes(x)
+      : tf.tensor2d(originals.flatMap((o) => Array.from(halves!.codebook.encode({ width: side, height: side, data: o }))), [part.length, (side / halves!.codebook.patch) ** 2], 'int32');
     const codeRows = codes.arraySync() as number[][];
     for (const row of codeRows) for (const c of row) used.add(c);
     if (halves) {
@@ -187,7 +186,7 @@ export function tokenizerGate(model: MagvitTokenizer, scenes: readonly Scene[], 
     const grid = Math.round(Math.sqrt(codeRows[0]!.length));
     const y = halves?.half === 'encoder' ? undefined : model.decodeCodes(codes);
     const decoded = y ? tensorToBytes(y) : codeRows.map((row) => halves!.codebook.decode(row, [grid, grid]).data);
-    tf.dispose([x, codes, ...(y ? [y] : [])]);
+    tf.dispose([codes, ...(x ? [x] : []), ...(y ? [y] : [])]);
     part.forEach((_, k) => {
       const a = originals[k];
       const b = decoded[k];
