@@ -25,8 +25,12 @@ async function main(): Promise<void> {
   const rng = new SeededRandom(Number(arg('seed', '424242')));
   const fresh: Scene[] = Array.from({ length: n }, () => randomScene(rng, { allowHeldOut: true }));
   const mmuScenes = parseMmuJsonl(fs.readFileSync(path.join(SHARED, 'mmu-public.jsonl'), 'utf8')).map((x) => x.scene as unknown as Scene);
-  const a = tokenizerGate(model, fresh);
-  const b = tokenizerGate(model, mmuScenes);
+  const codebookFile = arg('codebook', '');
+  const codebook = codebookFile ? loadPatchCodebook(path.resolve(codebookFile)) : undefined;
+  // With a codebook the pair's own run also counts the codes the encoder gets right.
+  const pair: GateHalves | undefined = codebook ? { codebook, half: 'pair' } : undefined;
+  const a = tokenizerGate(model, fresh, 32, pair);
+  const b = tokenizerGate(model, mmuScenes, 32, pair);
   const all = { n: a.n + b.n, agreement: (a.agreement * a.n + b.agreement * b.n) / (a.n + b.n) };
   log(`${weights}: ${model.parameterCount()} parameters`);
   log(`fresh held-out scenes (${a.n}): agreement ${a.agreement.toFixed(3)}, PSNR ${a.psnr.toFixed(2)} dB, exact ${a.exact.toFixed(3)}, codes used ${a.codesUsed}`);
@@ -34,12 +38,9 @@ async function main(): Promise<void> {
   log(`all (${all.n}): agreement ${all.agreement.toFixed(3)}`);
   for (const f of a.failures.slice(0, 8)) log(`  ${f.original}  ->  ${f.decoded}`);
   const halvesOf: Record<string, unknown> = {};
-  const codebookFile = arg('codebook', '');
-  if (codebookFile) {
-    const codebook = loadPatchCodebook(path.resolve(codebookFile));
+  if (codebook) {
     for (const half of ['pair', 'encoder', 'decoder'] as const) {
-      const h: GateHalves = { codebook, half };
-      const scored = [tokenizerGate(model, fresh, 32, h), tokenizerGate(model, mmuScenes, 32, h)];
+      const scored = half === 'pair' ? [a, b] : [tokenizerGate(model, fresh, 32, { codebook, half }), tokenizerGate(model, mmuScenes, 32, { codebook, half })];
       const n = scored[0]!.n + scored[1]!.n;
       const agreement = (scored[0]!.agreement * scored[0]!.n + scored[1]!.agreement * scored[1]!.n) / n;
       const codeAccuracy = (scored[0]!.codeAccuracy! * scored[0]!.n + scored[1]!.codeAccuracy! * scored[1]!.n) / n;
