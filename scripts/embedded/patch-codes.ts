@@ -63,15 +63,17 @@ export class PatchCodeImageData extends ShapesWorldImageData {
 export class PatchMosaicData extends PatchCodeImageData {
   private readonly mosaicRng: SeededRandom;
   private readonly mosaicShare: number;
-  /** Held-out compositions the detector found in mosaics, and erased. */
+  private readonly patchworkShare: number;
+  /** Held-out compositions the detector found in mosaics and patchworks, and erased. */
   erased = 0;
   constructor(
     private readonly book: PatchCodebook,
-    options: ConstructorParameters<typeof ShapesWorldImageData>[0] & { mosaicShare: number },
+    options: ConstructorParameters<typeof ShapesWorldImageData>[0] & { mosaicShare: number; patchworkShare?: number },
   ) {
     super(book, options);
     this.mosaicRng = new SeededRandom(options.seed + 31337);
     this.mosaicShare = options.mosaicShare;
+    this.patchworkShare = options.patchworkShare ?? 0;
   }
   override next(): IteratorResult<ImageBatch> {
     const r = super.next();
@@ -80,8 +82,11 @@ export class PatchMosaicData extends PatchCodeImageData {
     const grid = b.size / this.book.patch;
     const per = grid * grid;
     for (let k = 0; k < b.batch; k++) {
-      if (this.mosaicRng.next() >= this.mosaicShare) continue;
-      const codes = this.mosaic(per, grid);
+      const u = this.mosaicRng.next();
+      let codes: Int32Array | undefined;
+      if (u < this.mosaicShare) codes = this.mosaic(per, grid);
+      else if (u < this.mosaicShare + this.patchworkShare) codes = this.patchwork(b.codes!.slice(k * per, (k + 1) * per), grid);
+      if (!codes) continue;
       const img = this.book.decode(codes, [grid, grid]);
       for (let i = 0; i < n; i++) b.pixels[k * n + i] = img.data[i]! / 127.5 - 1;
       b.codes!.set(codes, k * per);
@@ -111,22 +116,54 @@ export class PatchMosaicData extends PatchCodeImageData {
         const u = rng.next();
         codes[i] = u < 0.35 ? 0 : u < 0.5 ? this.book.code(colour, 2 ** (this.book.patch * this.book.patch) - 1) : colour * 2 ** this.book.maskBits + slots[Math.floor(rng.next() * slots.length)]!;
       }
-      // A held-out composition the detector finds is erased (its patches set to background), until none is left:
-      // erasing only removes pixels, but it can cut another object into a new shape, hence the loop (a mosaic that
-      // still holds one after 8 rounds is drawn afresh).
-      for (let round = 0; ; round++) {
-        const img = this.book.decode(codes, [grid, grid]);
-        const bad = detectObjects(img.data, img.width).filter((o) => o.shape !== 'unknown' && isHeldOut(o.shape as Shape, o.color));
-        if (bad.length === 0) return codes;
-        if (round === 8) break;
-        this.erased += bad.length;
-        const P = this.book.patch;
-        for (const o of bad) {
-          for (let py = Math.floor(o.bbox.y0 / P); py <= Math.floor(o.bbox.y1 / P); py++) {
-            for (let px = Math.floor(o.bbox.x0 / P); px <= Math.floor(o.bbox.x1 / P); px++) codes[py * grid + px] = 0;
-          }
+      if (this.eraseHeldOut(codes, grid)) return codes;
+    }
+  }
+
+  /**
+   * A rendered scene whose objects are recoloured in square blocks of 1–3 patches, each block its own random
+   * colour. The outlines stay those of whole circles, squares and triangles, so the encoder sees an orange arc or
+   * a green square corner in the context of a real object, which mosaics of loose fragments cannot show, while
+   * the detector finds no held-out object (one that it still finds is erased, as in mosaics). Without this the
+   * encoder learns the training compositions' colour–shape pairing, and flips a colour or mask bit on the edges of
+   * held-out objects. Returns undefined when the scene cannot be cleaned (the caller keeps the plain scene).
+   */
+  private patchwork(codes: Int32Array, grid: number): Int32Array | undefined {
+    const rng = this.mosaicRng;
+    const classes = this.book.palette.length;
+    const slotCount = 2 ** this.book.maskBits;
+    const block = 1 + Math.floor(rng.next() * 3);
+    const blocks = Math.ceil(grid / block);
+    const colours = Array.from({ length: blocks * blocks }, () => 1 + Math.floor(rng.next() * (classes - 1)));
+    for (let py = 0; py < grid; py++) {
+      for (let px = 0; px < grid; px++) {
+        const c = codes[py * grid + px]!;
+        if (c < slotCount) continue; // background patch: no colour to change
+        codes[py * grid + px] = colours[Math.floor(py / block) * blocks + Math.floor(px / block)]! * slotCount + (c % slotCount);
+      }
+    }
+    return this.eraseHeldOut(codes, grid) ? codes : undefined;
+  }
+
+  /**
+   * Erases (sets to background) every held-out composition the detector finds, until none is left: erasing only
+   * removes pixels, but it can cut another object into a new shape, hence the rounds. False when one is still
+   * there after 8 rounds.
+   */
+  private eraseHeldOut(codes: Int32Array, grid: number): boolean {
+    for (let round = 0; round <= 8; round++) {
+      const img = this.book.decode(codes, [grid, grid]);
+      const bad = detectObjects(img.data, img.width).filter((o) => o.shape !== 'unknown' && isHeldOut(o.shape as Shape, o.color));
+      if (bad.length === 0) return true;
+      if (round === 8) break;
+      this.erased += bad.length;
+      const P = this.book.patch;
+      for (const o of bad) {
+        for (let py = Math.floor(o.bbox.y0 / P); py <= Math.floor(o.bbox.y1 / P); py++) {
+          for (let px = Math.floor(o.bbox.x0 / P); px <= Math.floor(o.bbox.x1 / P); px++) codes[py * grid + px] = 0;
         }
       }
     }
+    return false;
   }
 }

@@ -81,6 +81,9 @@ const BITS = Number(arg('bits', '8'));
 // Share of training images that are mosaics of random codebook patches (--code-targets, either half): the decoder
 // learns every (colour, mask) pair's picture, the encoder every pair's code, held-out compositions' edges included.
 const MOSAIC = Number(arg('mosaic', '0'));
+// Share of rendered scenes recoloured in blocks of patches (PatchMosaicData.patchwork): held-out colour–outline
+// pairs in whole-object context, for the encoder's compositional generalisation.
+const PATCHWORK = Number(arg('patchwork', '0'));
 /** Encoder width multipliers of a fresh tokenizer (e.g. 1,2,8: a wide 16×16 level that can tell hundreds of patch masks apart). */
 const ENC_MULT = arg('enc-mult', '');
 /** Share of images with corrupted codes, and the most of an object's neighbourhood re-sampled in one image. */
@@ -105,11 +108,11 @@ async function main(): Promise<void> {
   if (codebook && TRAIN_PART === 'all') throw new Error('--code-targets trains one half: add --train encoder or --train decoder');
   if (codebook && codebook.codebookDim !== model.config.codebookDim) throw new Error(`the codebook has ${codebook.codebookDim}-bit codes, the tokenizer ${model.config.codebookDim} (--bits)`);
   if (TRAIN_PART === 'encoder' && !codebook) throw new Error('--train encoder needs --code-targets');
-  if (MOSAIC > 0 && (!codebook || TRAIN_PART === 'all')) throw new Error('--mosaic needs --code-targets and --train encoder or decoder');
+  if ((MOSAIC > 0 || PATCHWORK > 0) && (!codebook || TRAIN_PART === 'all')) throw new Error('--mosaic and --patchwork need --code-targets and --train encoder or decoder');
   const data = noise
     ? new NoisyCodeData(noise, model, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, share: NOISE_SHARE, maxRate: NOISE_MAX })
-    : codebook && MOSAIC > 0
-      ? new PatchMosaicData(codebook, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, mosaicShare: MOSAIC })
+    : codebook && (MOSAIC > 0 || PATCHWORK > 0)
+      ? new PatchMosaicData(codebook, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2, mosaicShare: MOSAIC, patchworkShare: PATCHWORK })
       : codebook
       ? new PatchCodeImageData(codebook, { seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 })
       : new ShapesWorldImageData({ seed: SEED + 1000, batch: BATCH, howtoWeight: 0.2 });
