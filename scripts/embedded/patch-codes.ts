@@ -74,6 +74,10 @@ export class PatchMosaicData extends PatchCodeImageData {
     this.mosaicRng = new SeededRandom(options.seed + 31337);
     this.mosaicShare = options.mosaicShare;
     this.patchworkShare = options.patchworkShare ?? 0;
+    const shares = [this.mosaicShare, this.patchworkShare];
+    if (shares.some((v) => !(v >= 0)) || this.mosaicShare + this.patchworkShare > 1) {
+      throw new RangeError(`mosaic share ${this.mosaicShare} and patchwork share ${this.patchworkShare} must be ≥ 0 and sum to at most 1`);
+    }
   }
   override next(): IteratorResult<ImageBatch> {
     const r = super.next();
@@ -151,11 +155,11 @@ export class PatchMosaicData extends PatchCodeImageData {
    * there after 8 rounds.
    */
   private eraseHeldOut(codes: Int32Array, grid: number): boolean {
-    for (let round = 0; round <= 8; round++) {
+    for (let round = 0; ; round++) {
       const img = this.book.decode(codes, [grid, grid]);
       const bad = detectObjects(img.data, img.width).filter((o) => o.shape !== 'unknown' && isHeldOut(o.shape as Shape, o.color));
       if (bad.length === 0) return true;
-      if (round === 8) break;
+      if (round === 8) return false;
       this.erased += bad.length;
       const P = this.book.patch;
       for (const o of bad) {
@@ -164,6 +168,5 @@ export class PatchMosaicData extends PatchCodeImageData {
         }
       }
     }
-    return false;
   }
 }
