@@ -29,10 +29,12 @@ export type AllowInput = tf.Tensor | AllowMaskLike;
 
 /**
  * Which positions get logits. `'all'` (default): every input position; `'last'`: the last one only (decoding);
- * `{ start, length }`: a contiguous range of the input positions (e.g. the N image tokens of a MaskGIT block).
- * The lm_head (the largest matrix of the model) then runs only on those positions.
+ * `{ start, length }`: a contiguous range of the input positions (e.g. the N image tokens of a MaskGIT block);
+ * `{ rows }`: any positions, as flat indices `b·T + t` into the [B, T] input, gathered into logits [1, R, V] in the
+ * order given (training: only the positions that carry a label). The lm_head (the largest matrix of the model)
+ * then runs only on those positions. Gathering rows is differentiable on every backend.
  */
-export type LogitsSelection = 'all' | 'last' | { start: number; length: number };
+export type LogitsSelection = 'all' | 'last' | { start: number; length: number } | { rows: ArrayLike<number> };
 
 /** Options of {@link ShowoModel.forward}. */
 export interface ForwardOptions {
@@ -522,7 +524,15 @@ export class ShowoModel {
     const sel = options.logits ?? 'all';
     let h = hidden;
     if (sel === 'last') h = T === 1 ? hidden : tf.slice(hidden, [0, T - 1, 0], [B, 1, H]); // decoding: no copy
-    else if (sel !== 'all') {
+    else if (sel !== 'all' && 'rows' in sel) {
+      const rows = Int32Array.from(sel.rows);
+      if (rows.length === 0) throw new InvalidArgumentError('logits rows: select at least one position');
+      for (const r of rows) {
+        if (!(r >= 0 && r < B * T)) throw new InvalidArgumentError(`logits row ${r} is outside the ${B}×${T} input positions`);
+      }
+      // A gather whose gradient (a segment sum) exists on every backend, unlike tf.gather's on wasm.
+      h = embedding(tf.tensor1d(rows, 'int32'), hidden.reshape([B * T, H]) as tf.Tensor2D).reshape([1, rows.length, H]) as tf.Tensor3D;
+    } else if (sel !== 'all') {
       const { start, length } = sel;
       if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 1 || start + length > T) {
         throw new InvalidArgumentError(`logits range {start: ${start}, length: ${length}} is outside the ${T} input positions`);

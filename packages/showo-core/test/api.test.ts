@@ -44,6 +44,33 @@ test('forwardEmbeds(embed(ids)) equals forward(ids); logits selections equal sli
   model.dispose();
 });
 
+test('logits of chosen rows equal those rows of the full logits, and so do their gradients', () => {
+  const model = ShowoModel.random(TINY, 24);
+  const start = tf.memory().numTensors;
+  const ids = randomIds(2, 8, TINY.vocab_size, 7);
+  const m = maskFrom(2, 8, (q, k) => k <= q);
+  const rows = [11, 2, 15, 3]; // flat b·8 + t, in any order
+  const V = TINY.vocab_size;
+  const full = model.forward(ids, m);
+  const picked = model.forward(ids, m, { logits: { rows } });
+  assert.deepEqual(picked.shape, [1, rows.length, V]);
+  const [ref, pickedRows] = tf.tidy(() => [tf.gather(full.reshape([16, V]), rows), picked.reshape([rows.length, V])]);
+  assert.ok(maxDiff(pickedRows!, ref!) < 1e-5);
+  // The loss of the chosen rows: same gradient through the row gather as through the full logits.
+  const weights = tf.randomNormal([rows.length, V], 0, 1, 'float32', 3);
+  const vars = [...model.namedVariables().values()];
+  const viaRows = tf.variableGrads(() => tf.sum(tf.mul(model.forward(ids, m, { logits: { rows } }).reshape([rows.length, V]), weights)) as tf.Scalar, vars);
+  const oneHot = tf.tensor2d(rows.flatMap((r) => Array.from({ length: 16 }, (_, i) => (i === r ? 1 : 0))), [rows.length, 16]);
+  const viaFull = tf.variableGrads(() => tf.sum(tf.mul(tf.matMul(oneHot, model.forward(ids, m).reshape([16, V])), weights)) as tf.Scalar, vars);
+  assert.ok(Math.abs(viaRows.value.dataSync()[0]! - viaFull.value.dataSync()[0]!) < 1e-4);
+  for (const [name, g] of Object.entries(viaRows.grads)) assert.ok(maxDiff(g, viaFull.grads[name]!) < 1e-4, name);
+  assert.throws(() => model.forward(ids, m, { logits: { rows: [16] } }), InvalidArgumentError);
+  assert.throws(() => model.forward(ids, m, { logits: { rows: [] } }), InvalidArgumentError);
+  tf.dispose([ids, full, picked, ref!, pickedRows!, weights, oneHot, viaRows.value, viaFull.value, ...Object.values(viaRows.grads), ...Object.values(viaFull.grads)]);
+  assert.equal(tf.memory().numTensors, start);
+  model.dispose();
+});
+
 test('bad inputs are InvalidArgumentError; a disposed model refuses work', () => {
   const model = ShowoModel.random(TINY, 23);
   const ids = randomIds(1, 4, TINY.vocab_size);

@@ -138,6 +138,22 @@ export interface ShowoLosses {
  */
 export function showoLosses(logits: tf.Tensor3D, labels: LabelsInput, options: ShowoLossOptions): ShowoLosses {
   const [batch, len, vocab] = logits.shape;
+  const plan = showoLossPlan(labels, batch, len, options);
+  return weightedParts(logits.reshape([batch * len, vocab]) as tf.Tensor2D, plan.targets, plan.group, plan.counts, options.coefficients);
+}
+
+/**
+ * The host-side half of {@link showoLosses}: which label each flat logits row `b·L + i` is scored against (or
+ * {@link IGNORE_INDEX}), in which loss (`group` 0 t2i, 1 lm, 2 mmu), and how many labelled rows each loss has.
+ */
+export interface ShowoLossPlan {
+  targets: Int32Array;
+  group: Int32Array;
+  counts: { t2i: number; lm: number; mmu: number };
+}
+
+/** The {@link ShowoLossPlan} of a batch of `batch` rows of length `len` (labels as for {@link showoLosses}). */
+export function showoLossPlan(labels: LabelsInput, batch: number, len: number, options: ShowoLossOptions): ShowoLossPlan {
   const { batchT2i: bt, batchLm: bl, batchMmu: bm, maxSeqLength: msl } = options;
   if (bt + bl + bm !== batch) throw new InvalidArgumentError(`batch sizes t2i ${bt} + lm ${bl} + mmu ${bm} do not add up to the logits batch ${batch}`);
   if (bt > 0 && !(msl + 1 < len)) throw new InvalidArgumentError(`max_seq_length ${msl} leaves no image positions in sequences of length ${len}`);
@@ -156,11 +172,46 @@ export function showoLosses(logits: tf.Tensor3D, labels: LabelsInput, options: S
       if (t !== IGNORE_INDEX) counts[g]++;
     }
   }
-  const c = { ...OFFICIAL_LOSS_COEFFICIENTS, ...options.coefficients };
+  return { targets, group, counts: { t2i: counts[0], lm: counts[1], mmu: counts[2] } };
+}
+
+/**
+ * The flat rows that carry a label in any of the given target arrays (each [B·L], {@link IGNORE_INDEX} = none), in
+ * ascending order: the only rows whose logits a loss reads. Never empty (row 0 stands in when nothing is labelled),
+ * so that a forward pass can always be asked for them.
+ */
+export function labelledRows(...targets: (ArrayLike<number> | undefined)[]): Int32Array {
+  const given = targets.filter((t): t is ArrayLike<number> => t !== undefined);
+  const n = given[0]?.length ?? 0;
+  const rows: number[] = [];
+  for (let r = 0; r < n; r++) if (given.some((t) => t[r] !== IGNORE_INDEX)) rows.push(r);
+  return Int32Array.from(rows.length > 0 ? rows : [0]);
+}
+
+/** `values[rows[k]]` for each k. */
+function pickRows(values: ArrayLike<number>, rows: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) out[k] = values[rows[k]];
+  return out;
+}
+
+/**
+ * {@link showoLosses} from the logits of some rows only: `logits` [R, V] (or [1, R, V]) hold the flat rows `rows` of
+ * the batch whose {@link ShowoLossPlan} is `plan`. Equal to the full computation when `rows` include every labelled
+ * row (see {@link labelledRows}); the lm_head and the softmax then skip every row that no loss reads.
+ */
+export function showoLossesOnRows(logits: tf.Tensor, rows: ArrayLike<number>, plan: ShowoLossPlan, coefficients?: Partial<ShowoLossCoefficients>): ShowoLosses {
+  const vocab = logits.shape[logits.shape.length - 1];
+  if (logits.size !== rows.length * vocab) throw new InvalidArgumentError(`logits of shape [${logits.shape.join(', ')}] do not hold the ${rows.length} selected rows`);
+  return weightedParts(logits.reshape([rows.length, vocab]) as tf.Tensor2D, pickRows(plan.targets, rows), pickRows(plan.group, rows), plan.counts, coefficients);
+}
+
+function weightedParts(logits2d: tf.Tensor2D, targets: Int32Array, group: Int32Array, counts: ShowoLosses['counts'], coefficients: Partial<ShowoLossCoefficients> | undefined): ShowoLosses {
+  const c = { ...OFFICIAL_LOSS_COEFFICIENTS, ...coefficients };
   const [t2i, lm, mmu, total] = tf.tidy(() => {
-    const parts = groupedCrossEntropy(logits.reshape([batch * len, vocab]) as tf.Tensor2D, targets, group, 3);
+    const parts = groupedCrossEntropy(logits2d, targets, group, 3);
     const weighted = tf.sum(tf.mul(parts, tf.tensor1d([c.t2i, c.lm, c.mmu])));
     return [...tf.unstack(parts), weighted] as tf.Scalar[];
   });
-  return { t2i, lm, mmu, total, counts: { t2i: counts[0], lm: counts[1], mmu: counts[2] } };
+  return { t2i, lm, mmu, total, counts: { ...counts } };
 }

@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { EngineContext, NamedTensors } from '@showo/runtime';
 import { ShowoModel, type ShowoConfig } from '@showo/showo-core';
-import { showoBatchLoss, type ShowoEngineOptions } from './task.js';
+import { showoForwardLoss, type ShowoEngineOptions } from './task.js';
 
 /** `{ loss, ...parts }` of one Show-o batch: inputs `ids`, `labels`, `allow` (bool [B, L, L]), optional `ntp`. */
 export function showoLoss(ctx: EngineContext, inputs: NamedTensors, options: unknown): NamedTensors {
@@ -14,10 +14,9 @@ export function showoLoss(ctx: EngineContext, inputs: NamedTensors, options: unk
   // A borrowed view is cheap (no copies) and must be rebuilt per call: under a gradient tape the weights are the
   // tape's tensors, not the stored ones.
   const model = ShowoModel.borrow(o.config as ShowoConfig, ctx.weights);
-  const logits = model.forward(inputs.ids, inputs.allow);
-  // Targets are read on the host (the losses index the logits with them); inputs are small int32 tensors.
+  // Targets are read on the host (they choose the rows whose logits are computed); inputs are small int32 tensors.
   const labels = inputs.labels.dataSync() as Int32Array;
   const ntp = inputs.ntp ? (inputs.ntp.dataSync() as Int32Array) : undefined;
-  const { total, parts } = showoBatchLoss(logits, labels, ntp, o);
+  const { total, parts } = showoForwardLoss(model, inputs.ids, inputs.allow, labels, ntp, o);
   return { loss: total, ...parts } as Record<string, tf.Tensor>;
 }

@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AllowMaskLike } from '@showo/showo-core';
-import { crossEntropy, showoLosses, type ShowoLossCoefficients } from '../losses.js';
+import { crossEntropy, labelledRows, showoLossPlan, showoLossesOnRows, type ShowoLossCoefficients, type ShowoLossPlan } from '../losses.js';
 import { InvalidArgumentError } from '@showo/runtime';
 import type { EngineCall, EngineTrainable, LossOutput, TrainableModel } from '../types.js';
 import type { ShowoBatch } from './batch.js';
 
 /** What the Show-o task needs of a model (`ShowoModel` of `@showo/showo-core` fits). */
 export interface ShowoForwardModel {
-  /** ids int32 [B, L], allow-mask [B, L, L] → logits [B, L, V]; differentiable in the model's variables. */
-  forward(ids: tf.Tensor, allow: AllowMaskLike): tf.Tensor3D;
+  /**
+   * ids int32 [B, L], allow-mask [B, L, L] → logits [B, L, V]; differentiable in the model's variables. With
+   * `options.logits.rows` (flat indices b·L + i) a model may return the logits of those rows only, as [1, R, V]:
+   * training then skips the lm_head on every unlabelled position. A model that ignores the option still works.
+   */
+  forward(ids: tf.Tensor, allow: AllowMaskLike, options?: { logits?: { rows: ArrayLike<number> } }): tf.Tensor3D;
   /** Parameters by stable (official) name. */
   namedVariables(): ReadonlyMap<string, tf.Variable>;
 }
@@ -34,26 +38,54 @@ export interface ShowoLossLayout {
   howtoTextWeight?: number;
 }
 
+/** Host-side facts of one batch's loss: its {@link ShowoLossPlan} and the rows any loss reads. */
+export interface ShowoBatchRows {
+  plan: ShowoLossPlan;
+  /** Flat rows b·L + i with a label (t2i/lm/mmu or a how-to text target), ascending. */
+  rows: Int32Array;
+}
+
+/** The rows of a batch that carry a label, and its loss plan (see {@link showoBatchLoss}). */
+export function showoBatchRows(labels: Int32Array, ntpTargets: Int32Array | undefined, shape: [number, number], layout: ShowoLossLayout): ShowoBatchRows {
+  const plan = showoLossPlan(labels, shape[0], shape[1], layout);
+  return { plan, rows: labelledRows(plan.targets, ntpTargets) };
+}
+
 /**
- * The Show-o training loss of one batch from its logits: the official losses, with parts named `t2i` (or `howto`
- * for how-to batches), `lm`, `mmu`, and `howto_text` when next-token targets are given. Shared by
- * {@link ShowoTask.lossFn} and the engine function that runs the same loss in a worker.
+ * Runs the model on a batch, asking for the logits of the labelled rows only, and returns the Show-o training loss
+ * ({@link showoBatchLoss}). Shared by {@link ShowoTask.lossFn} and the engine function that runs the same loss in a
+ * worker.
  */
-export function showoBatchLoss(logits: tf.Tensor3D, labels: Int32Array, ntpTargets: Int32Array | undefined, layout: ShowoLossLayout): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
-  const l = showoLosses(logits, labels, {
-    batchT2i: layout.batchT2i,
-    batchLm: layout.batchLm,
-    batchMmu: layout.batchMmu,
-    maxSeqLength: layout.maxSeqLength,
-    ...(layout.coefficients ? { coefficients: layout.coefficients } : {}),
-  });
+export function showoForwardLoss<Allow = AllowMaskLike>(
+  model: { forward(ids: tf.Tensor, allow: Allow, options?: { logits?: { rows: ArrayLike<number> } }): tf.Tensor3D },
+  ids: tf.Tensor,
+  allow: Allow,
+  labels: Int32Array, ntpTargets: Int32Array | undefined, layout: ShowoLossLayout): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  const shape = ids.shape as [number, number];
+  const selected = showoBatchRows(labels, ntpTargets, shape, layout);
+  const logits = model.forward(ids, allow, { logits: { rows: selected.rows } });
+  // A model that ignores the selection returns every row: score all of them.
+  const everyRow = logits.shape[0] * logits.shape[1] === shape[0] * shape[1] && logits.shape[0] === shape[0];
+  const rows = everyRow ? Int32Array.from({ length: shape[0] * shape[1] }, (_, r) => r) : selected.rows;
+  return showoBatchLoss(logits, rows, selected.plan, ntpTargets, layout);
+}
+
+/**
+ * The Show-o training loss of one batch from the logits of its rows `rows` ([1, R, V] or [B, L, V] for every row):
+ * the official losses, with parts named `t2i` (or `howto` for how-to batches), `lm`, `mmu`, and `howto_text` when
+ * next-token targets are given.
+ */
+export function showoBatchLoss(logits: tf.Tensor3D, rows: Int32Array, plan: ShowoLossPlan, ntpTargets: Int32Array | undefined, layout: ShowoLossLayout): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  const l = showoLossesOnRows(logits, rows, plan, layout.coefficients);
   const parts: Record<string, tf.Scalar> = {};
   if (layout.batchT2i > 0) parts[layout.kind === 'howto' ? 'howto' : 't2i'] = l.t2i;
   if (layout.batchLm > 0) parts.lm = l.lm;
   if (layout.batchMmu > 0) parts.mmu = l.mmu;
   if (!ntpTargets) return { total: l.total, parts };
   // Interleaved how-to rows also carry next-token targets on their step texts (free-mode generation).
-  const text = crossEntropy(logits, ntpTargets);
+  const picked = new Int32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) picked[k] = ntpTargets[rows[k]];
+  const text = crossEntropy(logits, picked);
   parts.howto_text = text;
   return { total: tf.add(l.total, tf.mul(text, layout.howtoTextWeight ?? 1)) as tf.Scalar, parts };
 }
@@ -70,7 +102,7 @@ const ENGINE_MODULE = new URL(import.meta.url.endsWith('.ts') ? './engine.ts' : 
  * Show-o as a {@link TrainableModel}: one forward pass over a prepared {@link ShowoBatch} and the official losses
  * ({@link showoBatchLoss}). Parts are reported as `t2i`, `lm`, `mmu` for mixed batches and `howto` for how-to
  * batches (plus `howto_text`, the next-token loss on step texts, when the batch has `ntpTargets`); parts without
- * rows are left out. Tokens per batch: B·L (every position is computed).
+ * rows are left out. Tokens per batch: B·L (every position runs through the layers; the lm_head only on labelled rows).
  *
  * When the model exposes its `config` (showo-core's `ShowoModel` does), the task is also an
  * {@link EngineTrainable}: `train({ workers: 2 })` runs its micro-batches on both cores.
@@ -101,8 +133,7 @@ export class ShowoTask implements TrainableModel<ShowoBatch>, EngineTrainable<Sh
 
   lossFn(batch: ShowoBatch): LossOutput {
     const ids = tf.tensor2d(batch.inputIds, [batch.batch, batch.length], 'int32');
-    const logits = this.model.forward(ids, batch.allow);
-    const { total, parts } = showoBatchLoss(logits, batch.labels, batch.ntpTargets, this.layout(batch));
+    const { total, parts } = showoForwardLoss(this.model, ids, batch.allow, batch.labels, batch.ntpTargets, this.layout(batch));
     return { total, parts, tokens: batch.batch * batch.length };
   }
 
