@@ -60,7 +60,10 @@ export function showoForwardLoss<Allow = AllowMaskLike>(
   model: { forward(ids: tf.Tensor, allow: Allow, options?: { logits?: { rows: ArrayLike<number> } }): tf.Tensor3D },
   ids: tf.Tensor,
   allow: Allow,
-  labels: Int32Array, ntpTargets: Int32Array | undefined, layout: ShowoLossLayout): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  labels: Int32Array,
+  ntpTargets: Int32Array | undefined,
+  layout: ShowoLossLayout,
+): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
   const shape = ids.shape as [number, number];
   const selected = showoBatchRows(labels, ntpTargets, shape, layout);
   const logits = model.forward(ids, allow, { logits: { rows: selected.rows } });
