@@ -139,7 +139,7 @@ export interface ShowoLosses {
 export function showoLosses(logits: tf.Tensor3D, labels: LabelsInput, options: ShowoLossOptions): ShowoLosses {
   const [batch, len, vocab] = logits.shape;
   const plan = showoLossPlan(labels, batch, len, options);
-  return weightedParts(logits.reshape([batch * len, vocab]) as tf.Tensor2D, plan.targets, plan.group, plan.counts, options.coefficients);
+  return weightedParts(logits, batch * len, vocab, plan.targets, plan.group, plan.counts, options.coefficients);
 }
 
 /**
@@ -203,13 +203,14 @@ function pickRows(values: ArrayLike<number>, rows: ArrayLike<number>): Int32Arra
 export function showoLossesOnRows(logits: tf.Tensor, rows: ArrayLike<number>, plan: ShowoLossPlan, coefficients?: Partial<ShowoLossCoefficients>): ShowoLosses {
   const vocab = logits.shape[logits.shape.length - 1];
   if (logits.size !== rows.length * vocab) throw new InvalidArgumentError(`logits of shape [${logits.shape.join(', ')}] do not hold the ${rows.length} selected rows`);
-  return weightedParts(logits.reshape([rows.length, vocab]) as tf.Tensor2D, pickRows(plan.targets, rows), pickRows(plan.group, rows), plan.counts, coefficients);
+  return weightedParts(logits, rows.length, vocab, pickRows(plan.targets, rows), pickRows(plan.group, rows), plan.counts, coefficients);
 }
 
-function weightedParts(logits2d: tf.Tensor2D, targets: Int32Array, group: Int32Array, counts: ShowoLosses['counts'], coefficients: Partial<ShowoLossCoefficients> | undefined): ShowoLosses {
+/** The three grouped means and their weighted sum from logits viewed as [rows, vocab] (every intermediate tidied). */
+function weightedParts(logits: tf.Tensor, rows: number, vocab: number, targets: Int32Array, group: Int32Array, counts: ShowoLosses['counts'], coefficients: Partial<ShowoLossCoefficients> | undefined): ShowoLosses {
   const c = { ...OFFICIAL_LOSS_COEFFICIENTS, ...coefficients };
   const [t2i, lm, mmu, total] = tf.tidy(() => {
-    const parts = groupedCrossEntropy(logits2d, targets, group, 3);
+    const parts = groupedCrossEntropy(logits.reshape([rows, vocab]) as tf.Tensor2D, targets, group, 3);
     const weighted = tf.sum(tf.mul(parts, tf.tensor1d([c.t2i, c.lm, c.mmu])));
     return [...tf.unstack(parts), weighted] as tf.Scalar[];
   });

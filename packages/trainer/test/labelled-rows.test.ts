@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { AllowMask } from '@showo/omni-attention';
-import { IGNORE_INDEX, ShapesWorldShowoData, ShowoTask, crossEntropy, labelledRows, showoLosses, type ShowoBatch } from '@showo/trainer';
+import { IGNORE_INDEX, ShapesWorldShowoData, ShowoTask, crossEntropy, labelledRows, showoLossPlan, showoLosses, showoLossesOnRows, type ShowoBatch } from '@showo/trainer';
 import { useWasm } from './helpers.js';
 import { tinySetup } from './showo-helpers.js';
 
@@ -19,6 +19,26 @@ test('labelledRows keeps the rows any target array labels, and never returns non
   const I = IGNORE_INDEX;
   assert.deepEqual(Array.from(labelledRows([I, 4, I, I], [I, I, I, 7])), [1, 3]);
   assert.deepEqual(Array.from(labelledRows([I, I], undefined)), [0]);
+});
+
+test('showoLossesOnRows over the labelled rows equals showoLosses, and neither leaves a tensor behind', async () => {
+  await useWasm();
+  const logits = tf.randomNormal([2, 6, 5], 0, 1, 'float32', 1) as tf.Tensor3D;
+  const I = IGNORE_INDEX;
+  const labels = [I, I, 1, 2, 3, I, I, 1, 2, I, I, 4]; // a t2i row (unshifted from MSL + 1) and an mmu row (shifted)
+  const options = { batchT2i: 1, batchLm: 0, batchMmu: 1, maxSeqLength: 1 };
+  const start = tf.memory().numTensors;
+  const full = showoLosses(logits, labels, options);
+  const plan = showoLossPlan(labels, 2, 6, options);
+  const rows = labelledRows(plan.targets);
+  assert.deepEqual(Array.from(rows), [2, 3, 4, 6, 7, 10]);
+  const picked = tf.tidy(() => tf.gather(logits.reshape([12, 5]), rows));
+  const onRows = showoLossesOnRows(picked, rows, plan);
+  for (const part of ['t2i', 'mmu', 'total'] as const) assert.ok(Math.abs(full[part].dataSync()[0]! - onRows[part].dataSync()[0]!) < 1e-6, part);
+  assert.deepEqual(onRows.counts, { t2i: 3, lm: 0, mmu: 3 });
+  tf.dispose([picked, full.t2i, full.lm, full.mmu, full.total, onRows.t2i, onRows.lm, onRows.mmu, onRows.total]);
+  assert.equal(tf.memory().numTensors, start);
+  logits.dispose();
 });
 
 test('Show-o losses and gradients from labelled rows only equal those from every row (mixed and how-to batches)', async () => {
