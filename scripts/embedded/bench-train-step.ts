@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@showo/runtime';
 import { ShowoModel, type AllowMaskLike } from '@showo/showo-core';
-import { CodeCache, ShowoTask, loadStageConfig, stageData, type ShowoBatch } from '@showo/trainer';
+import { CodeCache, ShowoTask, labelledRows, loadStageConfig, showoLossPlan, stageData, type ShowoBatch } from '@showo/trainer';
 import { ROOT, arg } from './common.js';
 import { loadPatchCodebook, patchCodebookImages } from './patch-codes.js';
 import { embeddedSetup, embeddedShowoConfig } from './showo-common.js';
@@ -44,14 +44,9 @@ async function main(): Promise<void> {
   let sumA = 0;
   let sumB = 0;
   for (const [i, b] of batches.entries()) {
-    const labelled = new Set<number>();
-    const L = b.length;
-    // Rows with a label under the official pairing (t2i unshifted, lm/mmu shifted), plus how-to text targets.
-    for (let r = 0; r < b.batch * L; r++) {
-      const t2i = Math.floor(r / L) < b.batchT2i;
-      const label = t2i ? b.labels[r] : r % L < L - 1 ? b.labels[r + 1] : -100;
-      if (label !== -100 || (b.ntpTargets && b.ntpTargets[r] !== -100)) labelled.add(r);
-    }
+    // The rows ShowoTask asks the model for: the same plan as the losses.
+    const plan = showoLossPlan(b.labels, b.batch, b.length, { batchT2i: b.batchT2i, batchLm: b.batchLm, batchMmu: b.batchMmu, maxSeqLength: options.maxSeqLength });
+    const labelled = labelledRows(plan.targets, b.ntpTargets).length;
     let a = 0;
     let s = 0;
     for (let k = 0; k < reps; k++) {
@@ -60,7 +55,7 @@ async function main(): Promise<void> {
     }
     sumA += a / reps;
     sumB += s / reps;
-    console.log(`| ${i} | ${b.kind} | ${b.batch * L} | ${labelled.size} | ${(a / reps).toFixed(0)} | ${(s / reps).toFixed(0)} | ${(a / s).toFixed(2)}× |`);
+    console.log(`| ${i} | ${b.kind} | ${b.batch * b.length} | ${labelled} | ${(a / reps).toFixed(0)} | ${(s / reps).toFixed(0)} | ${(a / s).toFixed(2)}× |`);
   }
   console.log(`| all | | | | ${sumA.toFixed(0)} | ${sumB.toFixed(0)} | ${(sumA / sumB).toFixed(2)}× |`);
   model.dispose();

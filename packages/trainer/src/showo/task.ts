@@ -38,19 +38,6 @@ export interface ShowoLossLayout {
   howtoTextWeight?: number;
 }
 
-/** Host-side facts of one batch's loss: its {@link ShowoLossPlan} and the rows any loss reads. */
-export interface ShowoBatchRows {
-  plan: ShowoLossPlan;
-  /** Flat rows b·L + i with a label (t2i/lm/mmu or a how-to text target), ascending. */
-  rows: Int32Array;
-}
-
-/** The rows of a batch that carry a label, and its loss plan (see {@link showoBatchLoss}). */
-export function showoBatchRows(labels: Int32Array, ntpTargets: Int32Array | undefined, shape: [number, number], layout: ShowoLossLayout): ShowoBatchRows {
-  const plan = showoLossPlan(labels, shape[0], shape[1], layout);
-  return { plan, rows: labelledRows(plan.targets, ntpTargets) };
-}
-
 /**
  * Runs the model on a batch, asking for the logits of the labelled rows only, and returns the Show-o training loss
  * ({@link showoBatchLoss}). Shared by {@link ShowoTask.lossFn} and the engine function that runs the same loss in a
@@ -65,12 +52,13 @@ export function showoForwardLoss<Allow = AllowMaskLike>(
   layout: ShowoLossLayout,
 ): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
   const shape = ids.shape as [number, number];
-  const selected = showoBatchRows(labels, ntpTargets, shape, layout);
-  const logits = model.forward(ids, allow, { logits: { rows: selected.rows } });
+  const plan = showoLossPlan(labels, shape[0], shape[1], layout);
+  const labelled = labelledRows(plan.targets, ntpTargets);
+  const logits = model.forward(ids, allow, { logits: { rows: labelled } });
   // A model that ignores the selection returns every row: score all of them.
   const everyRow = logits.shape[0] * logits.shape[1] === shape[0] * shape[1] && logits.shape[0] === shape[0];
-  const rows = everyRow ? Int32Array.from({ length: shape[0] * shape[1] }, (_, r) => r) : selected.rows;
-  return showoBatchLoss(logits, rows, selected.plan, ntpTargets, layout);
+  const rows = everyRow ? Int32Array.from({ length: shape[0] * shape[1] }, (_, r) => r) : labelled;
+  return showoBatchLoss(logits, rows, plan, ntpTargets, layout);
 }
 
 /**
