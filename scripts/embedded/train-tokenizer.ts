@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/embedded/train-tokenizer.ts [--dir runs/tokenizer] [--steps 1200] [--batch 8]
 //        [--lr 1.5e-3] [--min-lr 7.5e-5] [--seed 1] [--eval-every 40] [--eval-n 128] [--ckpt-every 20]
-//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
+//        [--ch 16] [--init WEIGHTS.safetensors] [--workers 1|2] [--accum N] [--focal γ] [--thin-weight w] [--recon-weight w] [--local w] [--local-bits N] [--decoder-only]
 //        [--code-noise SHOWO_DIR [--noise-share 0.75] [--noise-max 0.5]]
 //        [--new-decoder CH:B0,B1,B2 --init WEIGHTS.safetensors]
 //        [--adversarial W [--disc-channels 32,64,64] [--disc-weight 1] [--lecam 0.001] [--disc-start N]]
@@ -56,6 +56,8 @@ const CKPT_EVERY = Number(arg('ckpt-every', '20'));
 const CH = Number(arg('ch', '16'));
 const EDGE = Number(arg('edge-weight', '5'));
 const FOCAL = Number(arg('focal', '0'));
+/** Palette tokenizers: weight of one-pixel extremes (pixels with ≤ 1 same-colour 4-neighbour), 1 = off. */
+const THIN = Number(arg('thin-weight', '1'));
 /** Weight of the reconstruction term (a focal loss is several times smaller than plain cross-entropy). */
 const RECON_W = Number(arg('recon-weight', '1'));
 /** 2: micro-batches pairwise on both cores (a DualEngine worker); use with --accum 2 (and half the --batch). */
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
       : INIT
         ? loadMagvit(path.resolve(INIT))
         : MagvitTokenizer.create(withEncoderMult(embeddedMagvitConfig(CH, BITS), ENC_MULT), { seed: SEED });
-  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
+  log(`tokenizer: ${model.parameterCount()} parameters, ${JSON.stringify({ STEPS, BATCH, LR, MIN_LR, SEED, CH, EDGE, FOCAL, THIN, LOCAL, LOCAL_BITS, DECODER_ONLY, INIT, WORKERS, ACCUM })}`);
   if (CODE_NOISE && !DECODER_ONLY) throw new Error('--code-noise trains the decoder only: add --decoder-only');
   const noise = CODE_NOISE ? await ShowoCodeNoise.load(CODE_NOISE, model) : undefined;
   const codebook = CODE_TARGETS ? loadPatchCodebook(path.resolve(CODE_TARGETS)) : undefined;
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
   };
   const run = train({
     ...(discriminator ? { state: { discriminator } } : {}),
-    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}), ...adversarial }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(TRAIN_PART !== 'all' ? { train: TRAIN_PART } : {}) }),
+    model: magvitTask(model, { edgeWeight: EDGE, reconWeight: RECON_W, ...(THIN !== 1 ? { thinWeight: THIN } : {}), ...(FOCAL > 0 ? { focalGamma: FOCAL } : {}), ...adversarial }, { ...(LOCAL > 0 ? { localCode: { weight: LOCAL, seed: SEED, ...(LOCAL_BITS > 0 ? { bits: LOCAL_BITS } : {}) } } : {}), ...(TRAIN_PART !== 'all' ? { train: TRAIN_PART } : {}) }),
     data,
     optimizer,
     disposeOptimizer: true,

@@ -15,6 +15,7 @@ import {
   magvitLoss,
   magvitLossAndGrads,
   nearestPaletteClass,
+  thinPixelMask,
   type MagvitLossOptions,
 } from '@showo/tokenizer-magvit';
 
@@ -109,6 +110,62 @@ describe('training (wasm)', () => {
     tf.dispose([images, targets]);
     model.dispose();
   });
+  it('thinPixelMask marks one-pixel extremes: a circle\'s four tips, a triangle\'s apex and base corners, no square pixel', () => {
+    // 13×13 canvases: class 1 inside a circle of radius 4, a square of side 5 and a triangle (SPEC rules), 0 outside.
+    const inside = (shape: string, dx: number, dy: number): boolean =>
+      shape === 'circle' ? dx * dx + dy * dy <= 16 : shape === 'square' ? Math.abs(dx) <= 2 && Math.abs(dy) <= 2 : dy >= -4 && dy <= 4 && Math.abs(dx) <= (dy + 4) / 2;
+    const shapes = ['circle', 'square', 'triangle'];
+    const classes = tf.tensor3d(shapes.flatMap((sh) => Array.from({ length: 169 }, (_, i) => (inside(sh, (i % 13) - 6, Math.floor(i / 13) - 6) ? 1 : 0))), [3, 13, 13], 'int32');
+    const mask = thinPixelMask(classes);
+    const thin = (b: number): string[] => {
+      const d = mask.arraySync()[b]!;
+      const out: string[] = [];
+      d.forEach((row, y) => row.forEach((v, x) => v && out.push(`${x - 6},${y - 6}`)));
+      return out;
+    };
+    assert.deepEqual(thin(0), ['0,-4', '-4,0', '4,0', '0,4']);
+    assert.deepEqual(thin(1), []);
+    // The apex, and the base's two end pixels: the row above the base is one pixel shorter on each side.
+    assert.deepEqual(thin(2), ['0,-4', '-4,4', '4,4']);
+    tf.dispose([classes, mask]);
+  });
+
+  it('palette head: thinWeight weights thin pixels in place of the edge weight; bad values are typed errors', () => {
+    const palette: [number, number, number][] = [
+      [255, 255, 255],
+      [220, 40, 40],
+    ];
+    const model = MagvitTokenizer.create(createMagvitConfig({ ch: 32, chMult: [1, 1], numResBlocks: 1, resolution: 16, codebookDim: 4, palette }), { seed: 5 });
+    const before = tf.memory().numTensors;
+    const images = tf.tidy(() => tf.gather(tf.tensor2d(palette.flat().map((v) => v / 127.5 - 1), [2, 3]), tf.randomUniform([2, 16, 16], 0, 2, 'int32', 11)) as unknown as tf.Tensor4D);
+    const targets = nearestPaletteClass(images, palette);
+    const got = tf.tidy(() => magvitLoss(model, images, { targets, edgeWeight: 3, thinWeight: 20 }).recon.dataSync()[0]!);
+    const want = tf.tidy(() => {
+      const logp = tf.logSoftmax(model.forwardDecoder(lfqForward(model.forwardEncoder(images), model.config).zq as tf.Tensor4D), -1);
+      const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(targets, 2)), -1)).arraySync() as number[][][];
+      const t = targets.arraySync();
+      const thin = thinPixelMask(targets).arraySync();
+      let num = 0;
+      let den = 0;
+      t.forEach((img, b) =>
+        img.forEach((row, y) =>
+          row.forEach((c, x) => {
+            const edge = [[0, 1], [0, -1], [1, 0], [-1, 0]].some(([dy, dx]) => img[y + dy!]?.[x + dx!] !== undefined && img[y + dy!]![x + dx!] !== c);
+            const w = thin[b]![y]![x] ? 20 : edge ? 3 : 1;
+            num += w * nll[b]![y]![x]!;
+            den += w;
+          }),
+        ),
+      );
+      return num / den;
+    });
+    assert.ok(Math.abs(got - want) < 1e-5 * Math.max(1, want), `${got} vs ${want}`);
+    assert.throws(() => magvitLoss(model, images, { thinWeight: 0 }), /thinWeight/);
+    tf.dispose([images, targets]);
+    assert.equal(tf.memory().numTensors, before);
+    model.dispose();
+  });
+
   it('local-code term: each pixel predicted from its patch code alone, by hand; it trains the encoder', () => {
     const palette: [number, number, number][] = [
       [255, 255, 255],
