@@ -39,7 +39,8 @@ export interface MagvitLossOptions {
    * Palette mode: weight of thin pixels — target pixels with at most one 4-neighbour of their own class (a circle's
    * one-pixel extremes, a triangle's apex) — relative to 1, in place of the edge weight there. A flat-shape
    * detector reads an object's bounding box, so losing one such pixel moves its centre by half a pixel, across a
-   * thirds line when the object sits on one. Default 1 (no extra weight).
+   * thirds line when the object sits on one. Default 1 (no extra weight); any other value on an RGB tokenizer is
+   * an `InvalidArgumentError`.
    */
   thinWeight?: number;
   /**
@@ -238,6 +239,7 @@ function reconstructionLoss(
     }
     return weightedMean(nll, weights);
   }
+  if (thinWeight !== 1) throw new InvalidArgumentError('thinWeight needs a palette tokenizer: thin pixels are found among palette classes');
   const diff = tf.sub(output, images);
   const perPixel = tf.mean(options.reconLoss === 'l1' ? tf.abs(diff) : tf.square(diff), -1);
   const weights =

@@ -130,7 +130,7 @@ describe('training (wasm)', () => {
     tf.dispose([classes, mask]);
   });
 
-  it('palette head: thinWeight weights thin pixels in place of the edge weight; bad values are typed errors', () => {
+  it('palette head: thinWeight weights thin pixels in place of the edge weight; bad values and RGB tokenizers are typed errors', () => {
     const palette: [number, number, number][] = [
       [255, 255, 255],
       [220, 40, 40],
@@ -161,6 +161,9 @@ describe('training (wasm)', () => {
     });
     assert.ok(Math.abs(got - want) < 1e-5 * Math.max(1, want), `${got} vs ${want}`);
     assert.throws(() => magvitLoss(model, images, { thinWeight: 0 }), /thinWeight/);
+    const rgb = MagvitTokenizer.create(createMagvitConfig({ ch: 32, chMult: [1, 1], numResBlocks: 1, resolution: 16, codebookDim: 4 }), { seed: 5 });
+    assert.throws(() => magvitLoss(rgb, images, { thinWeight: 20 }), /thinWeight needs a palette tokenizer/);
+    rgb.dispose();
     tf.dispose([images, targets]);
     assert.equal(tf.memory().numTensors, before);
     model.dispose();
