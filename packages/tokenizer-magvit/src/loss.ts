@@ -37,10 +37,10 @@ export interface MagvitLossOptions {
   focalGamma?: number;
   /**
    * Palette mode: weight of thin pixels — target pixels with at most one 4-neighbour of their own class (a circle's
-   * one-pixel extremes, a triangle's apex) — relative to 1, in place of the edge weight there. A flat-shape
-   * detector reads an object's bounding box, so losing one such pixel moves its centre by half a pixel, across a
-   * thirds line when the object sits on one. Default 1 (no extra weight); any other value on an RGB tokenizer is
-   * an `InvalidArgumentError`.
+   * one-pixel extremes, a triangle's apex and the two ends of its base; see {@link thinPixelMask}) — relative to 1,
+   * in place of the edge weight there. A flat-shape detector reads an object's bounding box, so losing one such
+   * pixel moves its centre by half a pixel, across a thirds line when the object sits on one. Default 1 (no extra
+   * weight); any other value on an RGB tokenizer is an `InvalidArgumentError`.
    */
   thinWeight?: number;
   /**
