@@ -4,10 +4,12 @@
 //   node --import tsx scripts/embedded/eval-showo.ts [--model models/shapes-world/showo]
 //        [--magvit models/shapes-world/magvit/model.safetensors] [--steps 12] [--guidance 2[,3,...]] [--temperature 1]
 //        [--schedule cosine] [--stride 1] [--json out.json] [--images out-dir] [--codes PATCH_CODEBOOK.json]
+//        [--tags single,colors] [--no-mmu]
 //   --codes scores a model trained on exact patch codes (train-showo.ts --codes) with the codebook itself as its
 //   tokenizer: exact encoding and decoding, so the scores are the model's alone.
 //   Several comma-separated --schedule / --guidance / --steps / --temperature values are all tried (t2i only after
 //   the first).
+//   --tags keeps only the t2i prompts of those tags; --no-mmu skips the questions (sampler sweeps).
 //
 // Also draws the learning curve of a run: --curve runs/showo/scores.jsonl --png models/shapes-world/learning-curve.png
 import fs from 'node:fs';
@@ -56,7 +58,11 @@ async function main(): Promise<void> {
   const setup = embeddedSetup(model.config.codebook_size);
   const stride = Number(arg('stride', '1'));
   const all = loadEvalItems();
-  const items = { t2i: everyKth(all.t2i, stride), mmu: everyKth(all.mmu, stride) };
+  const tags = arg('tags', '') ? new Set(arg('tags', '').split(',')) : undefined;
+  const items = {
+    t2i: everyKth(tags ? all.t2i.filter((x) => tags.has(x.tag)) : all.t2i, stride),
+    mmu: process.argv.includes('--no-mmu') ? [] : everyKth(all.mmu, stride),
+  };
   const list = (k: string, d: string) => arg(k, d).split(',').map(Number);
   const results: unknown[] = [];
   let first = true;
