@@ -59,6 +59,8 @@ async function main(): Promise<void> {
   const stride = Number(arg('stride', '1'));
   const all = loadEvalItems();
   const tags = arg('tags', '') ? new Set(arg('tags', '').split(',')) : undefined;
+  const unknown = [...(tags ?? [])].filter((t) => !all.t2i.some((x) => x.tag === t));
+  if (unknown.length > 0) throw new Error(`--tags: no t2i prompt has the tag ${unknown.join(', ')} (tags: ${[...new Set(all.t2i.map((x) => x.tag))].join(', ')})`);
   const items = {
     t2i: everyKth(tags ? all.t2i.filter((x) => tags.has(x.tag)) : all.t2i, stride),
     mmu: process.argv.includes('--no-mmu') ? [] : everyKth(all.mmu, stride),
@@ -76,7 +78,8 @@ async function main(): Promise<void> {
   for (const gen of settings) {
     const keep = new Map<string, Uint8Array>();
     const s = await evaluateShowo(model, images, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
-    log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${first ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
+    const withMmu = first && items.mmu.length > 0;
+    log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${withMmu ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
     if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));
     if (first && s.mmuReport) console.log(formatAccuracyTable('mmu question', s.mmuReport.byKind, s.mmuReport.overall));
     results.push({ gen, t2i: s.t2i, mmu: first ? s.mmu : undefined, t2iByTag: s.t2iByTag, mmuByKind: first ? s.mmuByKind : undefined, answers: first ? Object.fromEntries(s.answers) : undefined });
