@@ -225,3 +225,42 @@ export function appendJsonl(file: string, obj: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.appendFileSync(file, JSON.stringify(obj) + '\n');
 }
+
+/**
+ * A contact sheet of 64×64 RGB images: cells of `scale`× nearest-neighbour copies with an optional pass (green) /
+ * fail (red) bar under each, on white. Used by recon-sheet.ts and t2i-sheet.ts.
+ */
+export class ImageSheet {
+  readonly cell: number;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+
+  constructor(
+    readonly columns: number,
+    readonly rows: number,
+    readonly scale = 2,
+  ) {
+    this.cell = 64 * scale + 6;
+    this.width = this.cell * columns;
+    this.height = this.cell * rows;
+    this.data = new Uint8Array(this.width * this.height * 3).fill(255);
+  }
+
+  draw(img: ArrayLike<number>, col: number, row: number, pass?: boolean): void {
+    const { scale: S, cell, width: W, data } = this;
+    for (let y = 0; y < 64 * S; y++) {
+      for (let x = 0; x < 64 * S; x++) {
+        const s = (Math.floor(y / S) * 64 + Math.floor(x / S)) * 3;
+        const d = ((row * cell + y) * W + col * cell + x) * 3;
+        data[d] = img[s]!;
+        data[d + 1] = img[s + 1]!;
+        data[d + 2] = img[s + 2]!;
+      }
+    }
+    if (pass === undefined) return;
+    for (let y = 64 * S + 1; y < 64 * S + 4; y++) {
+      for (let x = 0; x < 64 * S; x++) data.set(pass ? [40, 170, 60] : [220, 40, 40], ((row * cell + y) * W + col * cell + x) * 3);
+    }
+  }
+}

@@ -53,9 +53,6 @@ async function main(): Promise<void> {
   }
   await initBackend(arg('backend', 'wasm'));
   const modelDir = path.resolve(arg('model', 'models/shapes-world/showo'));
-  const images = arg('codes', '') ? patchCodebookImages(loadPatchCodebook(path.resolve(arg('codes', '')))) : magvitImages(loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors'))));
-  const model = await ShowoModel.load(modelDir);
-  const setup = embeddedSetup(model.config.codebook_size);
   const stride = Number(arg('stride', '1'));
   const all = loadEvalItems();
   const tags = arg('tags', '') ? new Set(arg('tags', '').split(',')) : undefined;
@@ -65,6 +62,9 @@ async function main(): Promise<void> {
     t2i: everyKth(tags ? all.t2i.filter((x) => tags.has(x.tag)) : all.t2i, stride),
     mmu: process.argv.includes('--no-mmu') ? [] : everyKth(all.mmu, stride),
   };
+  const images = arg('codes', '') ? patchCodebookImages(loadPatchCodebook(path.resolve(arg('codes', '')))) : magvitImages(loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors'))));
+  const model = await ShowoModel.load(modelDir);
+  const setup = embeddedSetup(model.config.codebook_size);
   const list = (k: string, d: string) => arg(k, d).split(',').map(Number);
   const results: unknown[] = [];
   let first = true;
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${withMmu ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
     if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));
     if (first && s.mmuReport) console.log(formatAccuracyTable('mmu question', s.mmuReport.byKind, s.mmuReport.overall));
-    results.push({ gen, t2i: s.t2i, mmu: first ? s.mmu : undefined, t2iByTag: s.t2iByTag, mmuByKind: first ? s.mmuByKind : undefined, answers: first ? Object.fromEntries(s.answers) : undefined });
+    results.push({ gen, t2i: s.t2i, mmu: withMmu ? s.mmu : undefined, t2iByTag: s.t2iByTag, mmuByKind: first ? s.mmuByKind : undefined, answers: first ? Object.fromEntries(s.answers) : undefined });
     const imgDir = arg('images', '');
     if (imgDir) {
       fs.mkdirSync(imgDir, { recursive: true });

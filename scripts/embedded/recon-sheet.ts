@@ -10,7 +10,7 @@ import { initBackend, SeededRandom } from '@showo/runtime';
 import { randomScene, renderScene, type Scene } from '@showo/shapes-world';
 import { loadMagvit } from '@showo/tokenizer-magvit';
 import { writePngFile } from '@showo/showo';
-import { arg, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
+import { arg, ImageSheet, log, objectKey, scenesToTensor, tensorToBytes } from './common.js';
 
 async function main(): Promise<void> {
   await initBackend('wasm');
@@ -39,31 +39,12 @@ async function main(): Promise<void> {
   const order = scenes.map((_, i) => i);
   const disagree = order.filter((i) => ok.some((o) => o[i] !== ok[0]![i]));
   const picked = [...disagree, ...order.filter((i) => !disagree.includes(i))].slice(0, rows);
-  const S = 2; // scale
-  const cell = 64 * S + 6;
-  const W = cell * (files.length + 1);
-  const H = cell * picked.length;
-  const data = new Uint8Array(W * H * 3).fill(255);
-  const blit = (img: Uint8Array, col: number, row: number, bar?: boolean) => {
-    for (let y = 0; y < 64 * S; y++) {
-      for (let x = 0; x < 64 * S; x++) {
-        const s = ((Math.floor(y / S) * 64 + Math.floor(x / S)) * 3);
-        const d = ((row * cell + y) * W + col * cell + x) * 3;
-        data[d] = img[s]!;
-        data[d + 1] = img[s + 1]!;
-        data[d + 2] = img[s + 2]!;
-      }
-    }
-    if (bar === undefined) return;
-    for (let y = 64 * S + 1; y < 64 * S + 4; y++) {
-      for (let x = 0; x < 64 * S; x++) data.set(bar ? [40, 170, 60] : [220, 40, 40], ((row * cell + y) * W + col * cell + x) * 3);
-    }
-  };
+  const sheet = new ImageSheet(files.length + 1, picked.length);
   picked.forEach((i, r) => {
-    blit(originals[i]!, 0, r);
-    recon.forEach((rc, t) => blit(rc[i]!, t + 1, r, ok[t]![i]));
+    sheet.draw(originals[i]!, 0, r);
+    recon.forEach((rc, t) => sheet.draw(rc[i]!, t + 1, r, ok[t]![i]));
   });
-  writePngFile(out, { width: W, height: H, data });
+  writePngFile(out, sheet);
   files.forEach((f, t) => log(`${f}: objects kept in ${ok[t]!.filter(Boolean).length}/${scenes.length} of these scenes`));
   log(`${picked.length} rows (${disagree.length} scenes where the tokenizers disagree) → ${out}`);
 }
