@@ -8,6 +8,7 @@
 //   node --import tsx scripts/embedded/train-showo.ts [--dir runs/showo] [--tokenizer runs/tokenizer/best.safetensors]
 //        [--stages 1,2,3] [--eval-every 100] [--eval-stride 3] [--hidden 128] [--layers 4] [--heads 4] [--seed 5]
 //        [--init MODEL_DIR] [--workers 1|2] [--accum N] [--ema DECAY] [--codes PATCH_CODEBOOK.json --no-ship]
+//        [--backend wasm|webgpu|…] [--primitives fast|reference] [--total-steps N]
 //
 // --codes codes images with an exact patch codebook (make-patch-codebook.ts) instead of a tokenizer, and evaluates
 // with it (decoding is then exact); the vocabulary has its codebook's size. A tokenizer trained to the same codes
@@ -18,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '@showo/runtime';
+import { initBackend, setPrimitiveImplementation, type PrimitiveImplementation } from '@showo/runtime';
 import { ShowoModel } from '@showo/showo-core';
 import { loadMagvit } from '@showo/tokenizer-magvit';
 import {
@@ -53,6 +54,13 @@ const SMOKE = Number(arg('smoke', '0'));
 const WORKERS = Number(arg('workers', '1')) as 1 | 2;
 /** Override of the stages' gradAccumSteps (0: as configured). */
 const ACCUM = Number(arg('accum', '0'));
+/** Overrides the stages' totalSteps and their schedule's length (0: as configured): a GPU run sized to its time. */
+const TOTAL_STEPS = Number(arg('total-steps', '0'));
+/**
+ * Primitive implementation: `fast` (per-head 2-D matMuls, tuned for wasm) or `reference` (batched tfjs ops, what
+ * a GPU backend wants: one dispatch per product instead of one per sample and head). Same values either way.
+ */
+const PRIMITIVES = arg('primitives', 'fast') as PrimitiveImplementation;
 /** Decay of a weight average (EMA) kept by the run; evaluation, best/ and shipping use the average. 0: none. */
 const EMA = Number(arg('ema', '0'));
 
@@ -63,6 +71,8 @@ interface Clock {
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
+  if (PRIMITIVES !== 'fast' && PRIMITIVES !== 'reference') throw new Error(`--primitives ${PRIMITIVES}: choose fast or reference`);
+  setPrimitiveImplementation(PRIMITIVES);
   fs.mkdirSync(DIR, { recursive: true });
   const magvitFile = path.join(DIR, 'magvit.safetensors');
   // --codes: images are coded by an exact patch codebook (copied to <dir>/patch-codebook.json) instead of a tokenizer.
@@ -108,7 +118,9 @@ async function main(): Promise<void> {
 
   for (const n of STAGES) {
     if (ac.signal.aborted) break;
-    const c: StageConfig = loadStageConfig(path.join(ROOT, 'scripts/embedded/stages', `stage${n}.json`));
+    const configured: StageConfig = loadStageConfig(path.join(ROOT, 'scripts/embedded/stages', `stage${n}.json`));
+    const sized = (sch: StageConfig['schedule']): StageConfig['schedule'] => (sch.kind === 'constant' ? sch : { ...sch, totalSteps: TOTAL_STEPS });
+    const c: StageConfig = TOTAL_STEPS > 0 ? { ...configured, totalSteps: TOTAL_STEPS, schedule: sized(configured.schedule) } : configured;
     const out = path.join(DIR, c.output);
     if (fs.existsSync(path.join(out, 'done.json'))) {
       log(`stage ${n} (${c.name}) already finished; loading its weights`);

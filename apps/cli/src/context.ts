@@ -80,7 +80,7 @@ const nonNegative = (flag: string) => (v: string) => {
  * The `--backend` choices: `BACKEND_NAMES` of `@showo/runtime`, spelled out here so that defining the flags does
  * not load the runtime (and TensorFlow.js). The type below fails to compile when the two lists differ.
  */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
 const everyBackendIsAChoice: [Exclude<BackendName, (typeof BACKEND_CHOICES)[number]>] extends [never] ? true : never = true;
 void everyBackendIsAChoice;
 

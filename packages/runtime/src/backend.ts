@@ -3,10 +3,14 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ShowoError } from './errors.js';
 
-/** Backends a user can ask for. `tensorflow` is tfjs-node(-gpu), present only when the user installed it. */
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * Backends a user can ask for. `tensorflow` is tfjs-node(-gpu) and `webgpu` is @tensorflow/tfjs-backend-webgpu
+ * (in Node with the `webgpu` package, Dawn, providing `navigator.gpu`); both are present only when the user
+ * installed them, and `auto` never picks `webgpu` (it must be asked for).
+ */
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** A requested backend cannot be used here. */
 export class BackendUnavailableError extends ShowoError {
@@ -20,7 +24,7 @@ export class BackendUnavailableError extends ShowoError {
 
 /** What `initBackend` chose and why. */
 export interface BackendChoice {
-  /** The tfjs backend now active: 'tensorflow', 'wasm' or 'cpu'. */
+  /** The tfjs backend now active: 'tensorflow', 'webgpu', 'wasm' or 'cpu'. */
   name: Exclude<BackendName, 'auto'>;
   /** Which package provided it (e.g. '@tensorflow/tfjs-node-gpu'). */
   provider: string;
@@ -82,6 +86,42 @@ async function tryWasm(importModule: (n: string) => Promise<unknown>): Promise<{
   }
 }
 
+interface DawnModule {
+  create(options: string[]): unknown;
+  globals: Record<string, unknown>;
+}
+
+/**
+ * Makes `navigator.gpu` exist (Node has none: the optional `webgpu` package, Dawn, provides one) and loads
+ * @tensorflow/tfjs-backend-webgpu, which registers its backend only when `navigator.gpu` is there at import time.
+ */
+async function tryWebgpu(importModule: (n: string) => Promise<unknown>, env: Record<string, string | undefined>): Promise<{ provider: string } | { error: string }> {
+  // Already registered (an app or bundle imported the backend itself): nothing to load.
+  if (tf.engine().registryFactory['webgpu']) return { provider: '@tensorflow/tfjs-backend-webgpu (registered by the app)' };
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  let provider = '@tensorflow/tfjs-backend-webgpu';
+  if (!g.navigator?.gpu) {
+    let dawn: DawnModule;
+    try {
+      dawn = (await importModule('webgpu')) as DawnModule;
+    } catch (e) {
+      return { error: `no navigator.gpu and the \`webgpu\` package (Dawn for Node) is not installed (${(e as Error).message.split('\n')[0]})` };
+    }
+    Object.assign(globalThis, dawn.globals);
+    // Dawn toggles, e.g. SHOWO_DAWN_OPTIONS="backend=vulkan", one per comma.
+    const options = (env.SHOWO_DAWN_OPTIONS ?? '').split(',').filter(Boolean);
+    Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: dawn.create(options) }, configurable: true, writable: true });
+    provider += ' + webgpu (Dawn)';
+  }
+  try {
+    await importModule('@tensorflow/tfjs-backend-webgpu');
+  } catch (e) {
+    return { error: `@tensorflow/tfjs-backend-webgpu not installed (${(e as Error).message.split('\n')[0]})` };
+  }
+  if (!tf.engine().registryFactory['webgpu']) return { error: '@tensorflow/tfjs-backend-webgpu loaded but registered no "webgpu" backend' };
+  return { provider };
+}
+
 async function activate(name: Exclude<BackendName, 'auto'>): Promise<boolean> {
   if (tf.getBackend() === name) return true;
   try {
@@ -115,6 +155,11 @@ export async function initBackend(requested: BackendName | string = 'auto', opti
     if ('error' in r) throw new BackendUnavailableError('tensorflow', `${r.error}; install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu`);
     if (!(await activate('tensorflow'))) throw new BackendUnavailableError('tensorflow', 'failed to initialise');
     choice = { name: 'tensorflow', provider: r.provider, reason: `${source} tensorflow` };
+  } else if (want === 'webgpu') {
+    const r = await tryWebgpu(importModule, env);
+    if ('error' in r) throw new BackendUnavailableError('webgpu', r.error);
+    if (!(await activate('webgpu'))) throw new BackendUnavailableError('webgpu', 'no WebGPU adapter (is a GPU driver with Vulkan, Metal or D3D12 there?)');
+    choice = { name: 'webgpu', provider: r.provider, reason: `${source} webgpu` };
   } else if (want === 'wasm') {
     const r = await tryWasm(importModule);
     if ('error' in r) throw new BackendUnavailableError('wasm', r.error);

@@ -2,6 +2,23 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@showo/runtime';
 
 /**
+ * `tf.addN` in groups of at most 6 inputs: the webgpu backend binds one storage buffer per input and WebGPU's
+ * default limit is 8 per shader stage, so one AddN over every parameter's square fails there.
+ */
+function addMany(terms: tf.Tensor[]): tf.Tensor {
+  let level = terms;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 6) {
+      const group = level.slice(i, i + 6);
+      next.push(group.length === 1 ? group[0]! : tf.addN(group));
+    }
+    level = next;
+  }
+  return level[0]!;
+}
+
+/**
  * Global-norm gradient clipping as `torch.nn.utils.clip_grad_norm_`: `norm = √Σ‖g‖²`, every gradient scaled by
  * `min(1, maxNorm / (norm + 1e-6))`. Returns new tensors (the caller disposes the inputs) and the norm before
  * clipping, as a scalar tensor so no host read is forced here. `maxNorm` ≤ 0 or infinite only measures the norm.
@@ -9,7 +26,7 @@ import { InvalidArgumentError } from '@showo/runtime';
 export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
   return tf.tidy(() => {
     const squares = grads.map((g) => tf.sum(tf.square(g)));
-    const norm = (squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0)) as tf.Scalar;
+    const norm = (squares.length ? tf.sqrt(addMany(squares)) : tf.scalar(0)) as tf.Scalar;
     if (!(maxNorm > 0 && Number.isFinite(maxNorm))) return { grads: grads.map((g) => g.clone()), norm };
     const scale = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
     return { grads: grads.map((g) => tf.mul(g, scale)), norm };
@@ -35,6 +52,6 @@ export function clipByGroupNorms(names: readonly string[], grads: readonly tf.Te
       members.forEach((i, k) => (out[i] = r.grads[k]!));
       squares.push(tf.square(r.norm));
     }
-    return { grads: out, norm: tf.sqrt(tf.addN(squares)) as tf.Scalar };
+    return { grads: out, norm: tf.sqrt(addMany(squares)) as tf.Scalar };
   });
 }

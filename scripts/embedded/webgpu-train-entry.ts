@@ -1,0 +1,21 @@
+// Entry of a one-file bundle of train-showo.ts for a GPU machine that has no npm registry (see gpu-train.sh):
+// navigator.gpu comes from the `webgpu` package (Dawn, kept outside the bundle because it loads a native
+// dawn.node), and the webgpu backend is imported only after that, because it registers itself only when
+// navigator.gpu exists. The trainer then finds the backend registered (`--backend webgpu`).
+import * as tf from '@tensorflow/tfjs';
+
+// In the bundle every module's import.meta.url is the bundle's, so ship.ts's "run me when I am the main script"
+// test would pass: point argv[1] elsewhere so that only the trainer runs.
+process.argv[1] = 'train-showo (bundled)';
+
+interface Dawn {
+  create(options: string[]): unknown;
+  globals: Record<string, unknown>;
+}
+
+const dawn = (await import(/* external */ 'webgpu')) as Dawn;
+Object.assign(globalThis, dawn.globals);
+Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true, writable: true });
+await import('@tensorflow/tfjs-backend-webgpu');
+if (!tf.engine().registryFactory['webgpu']) throw new Error('the webgpu backend did not register (no navigator.gpu?)');
+await import('./train-showo.js');
