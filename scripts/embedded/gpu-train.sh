@@ -7,8 +7,13 @@
 #       a bare machine without a registry needs: node, the `webgpu` package (linux-x64 dawn.node), the Vulkan
 #       loader (libvulkan1) and the public eval files; INIT_MODEL_DIR is copied to .gpu/init.
 #   bash scripts/embedded/gpu-train.sh run OUT_DIR [SECONDS]
-#       (on the GPU machine) unpacks .gpu/, checks that WebGPU finds an adapter, times 12 steps of stage 21, sizes
-#       the run (--total-steps) to the seconds left, trains, and copies the newest checkpoint and the log to OUT_DIR.
+#       (on the GPU machine) unpacks .gpu/, checks that WebGPU finds an adapter, times 12 steps of stage 21 (or
+#       takes STEP_MS), sizes the run (--total-steps) to the seconds left, trains, and copies the newest checkpoint
+#       (a whole trainer checkpoint: export-checkpoint.ts --checkpoint OUT_DIR [--averaged] reads it) and run.log
+#       to OUT_DIR.
+#
+# Seen on an H200 (2026-11-27): 84 sequences (~24 000 tokens) a step in ~1.0 s, 18× the two CPU cores here; ~2 s
+# with the buffer-pool purge of webgpu-train-entry.ts, without which the device ran out of memory after ~200 steps.
 #
 # Both paths must be git-ignored (.git/info/exclude: /.gpu/ and /scripts/embedded/train.gpu.mjs).
 set -euo pipefail
@@ -27,7 +32,9 @@ if [ "$mode" = pack ]; then
   rm -rf .gpu && mkdir -p .gpu/shared .gpu/init
   cp "${SHOWO_SHARED:-../shared/shapes-world}"/{t2i,mmu}-public.jsonl .gpu/shared/
   cp "$init"/config.json "$init"/model.safetensors .gpu/init/
-  (cd .gpu && apt-get download libvulkan1 >/dev/null)
+  # The Vulkan loader and the GL vendor-neutral libraries the NVIDIA ICD (libGLX_nvidia) needs to load at all:
+  # without libglvnd0 the loader reports "Could not get 'vkCreateInstance'" and Dawn finds no adapter.
+  (cd .gpu && apt-get download libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null)
   xz -T2 -9 -c "$(readlink -f "$(command -v node)")" > .gpu/node.xz
   (cd node_modules && tar -cJf ../.gpu/webgpu.tar.xz webgpu/index.js webgpu/package.json webgpu/dist/linux-x64/dawn.node)
   du -sh .gpu scripts/embedded/train.gpu.mjs
@@ -61,20 +68,22 @@ console.log('adapter', JSON.stringify({ vendor: adapter.info.vendor, architectur
 console.log('limits', JSON.stringify({ maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage, maxBufferSize: adapter.limits.maxBufferSize }));
 process.exit(0);
 EOF
-node /tmp/gpu/probe.mjs 2>&1 | grep -v '^Warning' | tee "$out/probe.txt"
+node /tmp/gpu/probe.mjs 2>&1 | grep -v '^Warning' | tee "$out/run.log"
 
 common=(--backend webgpu --primitives reference --codes models/shapes-world-next/patch-codebook.json --no-ship --stages 21
   --init .gpu/init --eval-every 1000000000 --ema 0.998)
 export SHOWO_SHARED=$PWD/.gpu/shared
-node scripts/embedded/train.gpu.mjs "${common[@]}" --dir /tmp/gpu/bench --smoke "$bench_steps" 2>&1 | grep -v '^Warning\|maxDynamic' | tee "$out/bench.log" | grep -E "step (1|2|$bench_steps) |rror" || true
-ms=$(grep -oE "s21 step $bench_steps .* ([0-9]+) ms" "$out/bench.log" | grep -oE '[0-9]+ ms' | tail -1 | cut -d' ' -f1)
+# STEP_MS (a step's time measured by an earlier run) skips the timing run.
+[ -n "${STEP_MS:-}" ] && echo "s21 step $bench_steps given ${STEP_MS} ms" > /tmp/gpu/bench.log ||
+node scripts/embedded/train.gpu.mjs "${common[@]}" --dir /tmp/gpu/bench --smoke "$bench_steps" 2>&1 | grep -v '^Warning\|maxDynamic' | tee /tmp/gpu/bench.log | grep -E "step (1|2|$bench_steps) |rror" || true
+ms=$(grep -oE "s21 step $bench_steps .* ([0-9]+) ms" /tmp/gpu/bench.log | grep -oE '[0-9]+ ms' | tail -1 | cut -d' ' -f1)
 [ -n "$ms" ] || { echo "bench failed"; exit 4; }
 left=$(( budget - ($(date +%s) - start) - 45 ))
 steps=$(( left * 1000 / ms ))
-echo "step ${ms} ms; ${left} s left -> ${steps} steps"
+echo "step ${ms} ms; ${left} s left -> ${steps} steps" | tee -a "$out/run.log"
 [ "$steps" -ge 50 ] || { echo "too few steps"; exit 5; }
-timeout $(( left + 30 )) node scripts/embedded/train.gpu.mjs "${common[@]}" --dir /tmp/gpu/run --total-steps "$steps" 2>&1 | grep -v '^Warning\|maxDynamic' > "$out/train.log" || true
-tail -4 "$out/train.log"
+timeout $(( left + 30 )) node scripts/embedded/train.gpu.mjs "${common[@]}" --dir /tmp/gpu/run --total-steps "$steps" 2>&1 | grep -v '^Warning\|maxDynamic' >> "$out/run.log" || true
+tail -4 "$out/run.log"
 ck=$(ls -d /tmp/gpu/run/stage21/checkpoints/step-* | tail -1)
-cp "$ck"/average.safetensors "$ck"/model.safetensors "$ck"/manifest.json "$ck"/state.json /tmp/gpu/run/stage21/metrics.jsonl "$out"/
+cp "$ck"/* /tmp/gpu/run/stage21/metrics.jsonl "$out"/
 echo "copied $ck"

@@ -18,4 +18,24 @@ Object.assign(globalThis, dawn.globals);
 Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true, writable: true });
 await import('@tensorflow/tfjs-backend-webgpu');
 if (!tf.engine().registryFactory['webgpu']) throw new Error('the webgpu backend did not register (no navigator.gpu?)');
+// tfjs-webgpu pools every released GPU buffer by exact size and never frees the pool; training batches vary in
+// length, so the pool grows until the device runs out of memory (seen on an H200 after ~200 steps). Every few
+// seconds, when no commands are pending (nothing encoded still refers to a pooled buffer), destroy the pool.
+interface PoolingBackend {
+  commandEncoder?: unknown;
+  bufferManager?: { freeBuffers: Map<string, Array<{ size: number; destroy(): void }>>; numFreeBuffers: number; numBytesAllocated: number };
+}
+setInterval(() => {
+  const backend = tf.backend() as unknown as PoolingBackend;
+  const pool = backend.bufferManager;
+  if (!pool || pool.numFreeBuffers === 0 || backend.commandEncoder) return;
+  for (const list of pool.freeBuffers.values()) {
+    for (const buffer of list) {
+      buffer.destroy();
+      pool.numBytesAllocated -= buffer.size;
+    }
+    pool.numFreeBuffers -= list.length;
+    list.length = 0;
+  }
+}, 3000).unref();
 await import('./train-showo.js');

@@ -94,6 +94,15 @@ test('global-norm clipping matches clip_grad_norm_', async () => {
   tf.dispose([a, b, norm, ...grads, loose.norm, ...loose.grads]);
 });
 
+test('the global norm over many gradients (summed in groups of 6 for WebGPU) is exact', async () => {
+  await useWasm();
+  // 50 gradients, the i-th holding the value i: norm² = Σ i² over 1..50 = 42 925 (three levels of grouping).
+  const grads = Array.from({ length: 50 }, (_, i) => tf.tensor1d([i + 1]));
+  const { grads: out, norm } = clipByGlobalNorm(grads, 0);
+  assert.ok(Math.abs(norm.dataSync()[0] - Math.sqrt(42925)) < 1e-3);
+  tf.dispose([norm, ...out, ...grads]);
+});
+
 test('group clipping scales each group on its own and reports the global norm', async () => {
   await useWasm();
   const gen = tf.tensor1d([3, 0]); // norm 3
