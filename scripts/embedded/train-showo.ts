@@ -8,7 +8,7 @@
 //   node --import tsx scripts/embedded/train-showo.ts [--dir runs/showo] [--tokenizer runs/tokenizer/best.safetensors]
 //        [--stages 1,2,3] [--eval-every 100] [--eval-stride 3] [--hidden 128] [--layers 4] [--heads 4] [--seed 5]
 //        [--init MODEL_DIR] [--workers 1|2] [--accum N] [--ema DECAY] [--codes PATCH_CODEBOOK.json --no-ship]
-//        [--backend wasm|webgpu|…] [--primitives fast|reference] [--total-steps N]
+//        [--backend wasm|webgpu|…] [--primitives auto|fast|reference] [--total-steps N]
 //
 // --codes codes images with an exact patch codebook (make-patch-codebook.ts) instead of a tokenizer, and evaluates
 // with it (decoding is then exact); the vocabulary has its codebook's size. A tokenizer trained to the same codes
@@ -57,10 +57,10 @@ const ACCUM = Number(arg('accum', '0'));
 /** Overrides the stages' totalSteps and their schedule's length (0: as configured): a GPU run sized to its time. */
 const TOTAL_STEPS = Number(arg('total-steps', '0'));
 /**
- * Primitive implementation: `fast` (per-head 2-D matMuls, tuned for wasm) or `reference` (batched tfjs ops, what
- * a GPU backend wants: one dispatch per product instead of one per sample and head). Same values either way.
+ * Primitive implementation: `auto` (the runtime's choice by backend: batched on webgpu), `fast` (per-head 2-D
+ * matMuls, tuned for wasm) or `reference` (batched tfjs ops). Same values either way.
  */
-const PRIMITIVES = arg('primitives', 'fast') as PrimitiveImplementation;
+const PRIMITIVES = arg('primitives', 'auto') as PrimitiveImplementation;
 /** Decay of a weight average (EMA) kept by the run; evaluation, best/ and shipping use the average. 0: none. */
 const EMA = Number(arg('ema', '0'));
 
@@ -71,7 +71,7 @@ interface Clock {
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'wasm'), { log });
-  if (PRIMITIVES !== 'fast' && PRIMITIVES !== 'reference') throw new Error(`--primitives ${PRIMITIVES}: choose fast or reference`);
+  if (!['auto', 'fast', 'reference'].includes(PRIMITIVES)) throw new Error(`--primitives ${PRIMITIVES}: choose auto, fast or reference`);
   setPrimitiveImplementation(PRIMITIVES);
   fs.mkdirSync(DIR, { recursive: true });
   const magvitFile = path.join(DIR, 'magvit.safetensors');

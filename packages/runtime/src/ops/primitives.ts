@@ -31,12 +31,17 @@ import { gatherRows, unstack0 } from './kernels.js';
 import * as reference from './reference.js';
 
 /**
- * Which implementation the primitives run: `'fast'` (default; hand-written gradients on the fast paths) or
- * `'reference'` (plain tfjs ops with tfjs's built-in gradients). The switch exists for benchmarks (`npm run bench`
- * reports a training step both ways) and for debugging a suspected fast-path error; models never need it.
+ * Which implementation the primitives run: `'fast'` (hand-written gradients on the fast paths, tuned for wasm: one
+ * 2-D matMul per sample and head), `'reference'` (plain tfjs ops with tfjs's built-in gradients, batched) or `'auto'`
+ * (the default: `reference` on GPU backends, webgpu and webgl, where each dispatch costs more than a small product
+ * and batched ops win; `fast` elsewhere). Both give the same values. The switch also serves benchmarks (`npm run
+ * bench` reports a training step both ways) and debugging a suspected fast-path error.
  */
-export type PrimitiveImplementation = 'fast' | 'reference';
-let implementation: PrimitiveImplementation = 'fast';
+export type PrimitiveImplementation = 'auto' | 'fast' | 'reference';
+let implementation: PrimitiveImplementation = 'auto';
+
+/** Backends on which `'auto'` runs the reference (batched) implementation. */
+const BATCHED_BACKENDS: ReadonlySet<string> = new Set(['webgpu', 'webgl']);
 
 /** Selects the implementation behind every primitive (see {@link PrimitiveImplementation}); returns the previous one. */
 export function setPrimitiveImplementation(impl: PrimitiveImplementation): PrimitiveImplementation {
@@ -45,9 +50,13 @@ export function setPrimitiveImplementation(impl: PrimitiveImplementation): Primi
   return previous;
 }
 
-/** The implementation currently behind the primitives. */
+/** The implementation setting now behind the primitives (`'auto'` unless set). */
 export function primitiveImplementation(): PrimitiveImplementation {
   return implementation;
+}
+
+function useReference(): boolean {
+  return implementation === 'reference' || (implementation === 'auto' && BATCHED_BACKENDS.has(tf.getBackend()));
 }
 
 
@@ -143,7 +152,7 @@ function checkLinear(name: string, x: tf.Tensor, inDim: number, outDim: number, 
 
 /** `x · w + b` over the last axis of x. x [..., in], w [in, out], b [out] → [..., out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
-  if (implementation === 'reference') return reference.linear(x, w, b);
+  if (useReference()) return reference.linear(x, w, b);
   const [inDim, outDim] = w.shape;
   checkLinear('linear', x, inDim, outDim, w, b);
   return tf.tidy(() => {
@@ -177,7 +186,7 @@ export function linearTransposed(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D):
  * [N, V] one-hot product. ids receive no gradient.
  */
 export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
-  if (implementation === 'reference') return reference.embedding(ids, table);
+  if (useReference()) return reference.embedding(ids, table);
   if (table.rank !== 2) throw new InvalidArgumentError(`embedding: table must be [V, H], got ${shapeStr(table)}`);
   const [vocab, hidden] = table.shape;
   return tf.tidy(() => {
@@ -198,7 +207,7 @@ export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
 
 /** LayerNorm over the last axis. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {
-  if (implementation === 'reference') return reference.layerNorm(x, gamma, beta, eps);
+  if (useReference()) return reference.layerNorm(x, gamma, beta, eps);
   const c = x.shape[x.rank - 1];
   if (gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new InvalidArgumentError(`layerNorm: x ${shapeStr(x)} needs gamma and beta [${c}], got ${shapeStr(gamma)} and ${shapeStr(beta)}`);
@@ -237,7 +246,7 @@ function layerNormOp(eps: number): (...t: tf.Tensor[]) => tf.Tensor {
 
 /** GroupNorm over NHWC input with `groups` channel groups. */
 export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-6): tf.Tensor4D {
-  if (implementation === 'reference') return reference.groupNorm(x, groups, gamma, beta, eps);
+  if (useReference()) return reference.groupNorm(x, groups, gamma, beta, eps);
   const [n, h, w, c] = x.shape;
   if (x.rank !== 4 || !Number.isInteger(groups) || groups < 1 || c % groups !== 0 || gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new InvalidArgumentError(`groupNorm: x ${shapeStr(x)} (NHWC) with ${groups} groups needs channels divisible by groups and gamma/beta [${c}], got ${shapeStr(gamma)} and ${shapeStr(beta)}`);
@@ -308,7 +317,7 @@ const GELU_A = 0.044715;
  * function (0.5(1 + tanh u) = σ(2u)) without `tanh`/`pow`, which are ~10× slower than `sigmoid` on wasm.
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  if (implementation === 'reference') return reference.geluTanh(x);
+  if (useReference()) return reference.geluTanh(x);
   return geluOp(x);
 }
 
@@ -330,7 +339,7 @@ const geluOp = customOp(([x], save) => {
 
 /** SiLU / swish: x·sigmoid(x). */
 export function silu(x: tf.Tensor): tf.Tensor {
-  if (implementation === 'reference') return reference.silu(x);
+  if (useReference()) return reference.silu(x);
   return siluOp(x);
 }
 
@@ -572,7 +581,7 @@ function conv2dOp(wShape: number[], stride: number, g: ConvGeometry, hasBias: bo
 
 /** conv2d on NHWC input, kernel [kh, kw, in, out], optional bias [out]. */
 export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, b?: tf.Tensor1D, stride = 1, padding: Conv2dPadding = 'same'): tf.Tensor4D {
-  if (implementation === 'reference') return reference.conv2d(x, w, b, stride, padding);
+  if (useReference()) return reference.conv2d(x, w, b, stride, padding);
   if (x.rank !== 4 || w.rank !== 4 || x.shape[3] !== w.shape[2] || (b && b.shape[0] !== w.shape[3]) || !Number.isInteger(stride) || stride < 1) {
     throw new InvalidArgumentError(`conv2d: x ${shapeStr(x)} (NHWC), w ${shapeStr(w)} ([kh, kw, in, out]), b ${shapeStr(b)}, stride ${stride} do not fit`);
   }
@@ -594,7 +603,7 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, b?: tf.Tensor1D, stride =
 
 /** Nearest-neighbour ×2 upsampling of NHWC input. */
 export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
-  if (implementation === 'reference') return reference.upsampleNearest2x(x);
+  if (useReference()) return reference.upsampleNearest2x(x);
   if (x.rank !== 4) throw new InvalidArgumentError(`upsampleNearest2x: expected NHWC, got ${shapeStr(x)}`);
   return upsampleOp(x) as tf.Tensor4D;
 }
@@ -616,7 +625,7 @@ const upsampleOp = customOp(([x]) => {
  * scores (0 where allowed, a large negative number where blocked).
  */
 export function allowMaskToBias(allow: tf.Tensor): tf.Tensor3D {
-  if (implementation === 'reference') return reference.allowMaskToBias(allow);
+  if (useReference()) return reference.allowMaskToBias(allow);
   // (allow − 1)·1e9 rather than (1 − allow)·−1e9: allowed entries become +0, not −0.
   return tf.tidy(() => tf.mul(tf.sub(tf.cast(allow, 'float32'), 1), 1e9) as tf.Tensor3D);
 }
@@ -694,7 +703,7 @@ function attentionOp(b: number, lq: number, lk: number, h: number, d: number): (
  * gradient reaches q, k, v and bias (the bias gradient is the head-sum of the score gradient).
  */
 export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.Tensor3D, numHeads: number): tf.Tensor3D {
-  if (implementation === 'reference') return reference.multiHeadAttention(q, k, v, bias, numHeads);
+  if (useReference()) return reference.multiHeadAttention(q, k, v, bias, numHeads);
   const [b, lq, hd] = q.shape;
   const lk = k.shape[1];
   if (
