@@ -6,7 +6,9 @@ import { ShowoError } from './errors.js';
 /**
  * Backends a user can ask for. `tensorflow` is tfjs-node(-gpu) and `webgpu` is @tensorflow/tfjs-backend-webgpu
  * (in Node with the `webgpu` package, Dawn, providing `navigator.gpu`); both are present only when the user
- * installed them, and `auto` never picks `webgpu` (it must be asked for).
+ * installed them, and `auto` never picks `webgpu` (it must be asked for). In Node, tfjs-webgpu reads tensors back
+ * only asynchronously (`data()`, not `dataSync()`): the trainer's loop works on it (it ran on an H200 through Dawn
+ * and Vulkan, scripts/embedded/gpu-train.sh); the sampling pipelines, which read synchronously, do not yet.
  */
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
