@@ -20,15 +20,18 @@ await import('@tensorflow/tfjs-backend-webgpu');
 if (!tf.engine().registryFactory['webgpu']) throw new Error('the webgpu backend did not register (no navigator.gpu?)');
 // tfjs-webgpu pools every released GPU buffer by exact size and never frees the pool; training batches vary in
 // length, so the pool grows until the device runs out of memory (seen on an H200 after ~200 steps). Every few
-// seconds, when no commands are pending (nothing encoded still refers to a pooled buffer), destroy the pool.
+// seconds, when the pool holds more than SHOWO_WEBGPU_POOL_MB (default 16 GiB) and no commands are pending (nothing
+// encoded still refers to a pooled buffer), destroy the pool. (Purging at every check, the first H200 run's way,
+// doubled the step time: 1.0 → 2.0 s.)
+const POOL_LIMIT = Number(process.env.SHOWO_WEBGPU_POOL_MB ?? 16384) * 2 ** 20;
 interface PoolingBackend {
   commandEncoder?: unknown;
-  bufferManager?: { freeBuffers: Map<string, Array<{ size: number; destroy(): void }>>; numFreeBuffers: number; numBytesAllocated: number };
+  bufferManager?: { freeBuffers: Map<string, Array<{ size: number; destroy(): void }>>; numFreeBuffers: number; numBytesAllocated: number; numBytesUsed: number };
 }
 setInterval(() => {
   const backend = tf.backend() as unknown as PoolingBackend;
   const pool = backend.bufferManager;
-  if (!pool || pool.numFreeBuffers === 0 || backend.commandEncoder) return;
+  if (!pool || pool.numFreeBuffers === 0 || backend.commandEncoder || pool.numBytesAllocated - pool.numBytesUsed < POOL_LIMIT) return;
   for (const list of pool.freeBuffers.values()) {
     for (const buffer of list) {
       buffer.destroy();
