@@ -12,8 +12,9 @@
 #       (a whole trainer checkpoint: export-checkpoint.ts --checkpoint OUT_DIR [--averaged] reads it) and run.log
 #       to OUT_DIR.
 #
-# Seen on an H200 (2026-11-27): 84 sequences (~24 000 tokens) a step in ~1.0 s, 18× the two CPU cores here; ~2 s
-# with the buffer-pool purge of webgpu-train-entry.ts, without which the device ran out of memory after ~200 steps.
+# Seen on an H200 (2026-11-27): 84 sequences (~22 000 tokens) a step in 1.2 s on average (18 900 tokens/s), until the
+# device ran out of memory after ~200 steps (tfjs-webgpu's buffer pool); 1.5 s with the pool purged every 3 s
+# (webgpu-train-entry.ts now purges only past SHOWO_WEBGPU_POOL_MB).
 #
 # Both paths must be git-ignored (.git/info/exclude: /.gpu/ and /scripts/embedded/train.gpu.mjs).
 set -euo pipefail

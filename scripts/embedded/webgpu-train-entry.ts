@@ -21,8 +21,8 @@ if (!tf.engine().registryFactory['webgpu']) throw new Error('the webgpu backend 
 // tfjs-webgpu pools every released GPU buffer by exact size and never frees the pool; training batches vary in
 // length, so the pool grows until the device runs out of memory (seen on an H200 after ~200 steps). Every few
 // seconds, when the pool holds more than SHOWO_WEBGPU_POOL_MB (default 16 GiB) and no commands are pending (nothing
-// encoded still refers to a pooled buffer), destroy the pool. (Purging at every check, the first H200 run's way,
-// doubled the step time: 1.0 → 2.0 s.)
+// encoded still refers to a pooled buffer), destroy the pool. (Purging at every check, the second H200 run's way,
+// cost a quarter more time a step: 1.2 → 1.5 s on average.)
 const POOL_LIMIT = Number(process.env.SHOWO_WEBGPU_POOL_MB ?? 16384) * 2 ** 20;
 interface PoolingBackend {
   commandEncoder?: unknown;
