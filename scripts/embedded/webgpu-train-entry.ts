@@ -1,23 +1,18 @@
-// Entry of a one-file bundle of train-showo.ts for a GPU machine that has no npm registry (see gpu-train.sh):
-// navigator.gpu comes from the `webgpu` package (Dawn, kept outside the bundle because it loads a native
-// dawn.node), and the webgpu backend is imported only after that, because it registers itself only when
-// navigator.gpu exists. The trainer then finds the backend registered (`--backend webgpu`).
+// Entry of a one-file bundle of train-showo.ts for a GPU machine that has no npm registry (see gpu-train.sh).
+// The runtime's initBackend('webgpu') sets up navigator.gpu from the `webgpu` package (Dawn, kept outside the
+// bundle because it loads a native dawn.node) before loading the webgpu backend; here that backend is the bundled
+// copy, so that it registers with the bundle's own TensorFlow.js. The trainer then finds it registered.
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@showo/runtime';
 
 // In the bundle every module's import.meta.url is the bundle's, so ship.ts's "run me when I am the main script"
 // test would pass: point argv[1] elsewhere so that only the trainer runs.
 process.argv[1] = 'train-showo (bundled)';
 
-interface Dawn {
-  create(options: string[]): unknown;
-  globals: Record<string, unknown>;
-}
+await initBackend('webgpu', {
+  importModule: (name) => (name === 'webgpu' ? import(/* external */ 'webgpu') : import('@tensorflow/tfjs-backend-webgpu')),
+});
 
-const dawn = (await import(/* external */ 'webgpu')) as Dawn;
-Object.assign(globalThis, dawn.globals);
-Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true, writable: true });
-await import('@tensorflow/tfjs-backend-webgpu');
-if (!tf.engine().registryFactory['webgpu']) throw new Error('the webgpu backend did not register (no navigator.gpu?)');
 // tfjs-webgpu pools every released GPU buffer by exact size and never frees the pool; training batches vary in
 // length, so the pool grows until the device runs out of memory (seen on an H200 after ~200 steps). Every few
 // seconds, when the pool holds more than SHOWO_WEBGPU_POOL_MB (default 16 GiB) and no commands are pending (nothing

@@ -59,7 +59,6 @@ function useReference(): boolean {
   return implementation === 'reference' || (implementation === 'auto' && BATCHED_BACKENDS.has(tf.getBackend()));
 }
 
-
 type Saved = tf.Tensor[];
 type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: Saved) => tf.Tensor | tf.Tensor[] };
 
