@@ -5,7 +5,7 @@
  */
 import type { Container } from 'inversify';
 import { defer, from, fromEvent, switchMap, takeUntil, type Observable } from 'rxjs';
-import { InvalidArgumentError, initBackend, resolveWorkerCount, type BackendChoice, type BackendName, type DualEngine, type UniformSource } from '@showo/runtime';
+import { BackendUnavailableError, InvalidArgumentError, initBackend, resolveWorkerCount, type BackendChoice, type BackendName, type DualEngine, type UniformSource } from '@showo/runtime';
 import { ShowoModel, createShowoEngine } from '@showo/showo-core';
 import type { UniversalPrompting } from '@showo/prompting';
 import { PROMPTING_TYPES } from '@showo/prompting';
@@ -354,6 +354,11 @@ export async function createShowo(options: CreateShowoOptions = {}): Promise<Sho
   const bundle = typeof options.model === 'object' ? options.model : resolveModelBundle(options.model ?? defaultModelDir());
   let workers = resolveWorkerCount(options.workers);
   const backend = await initBackend(options.backend ?? 'auto', options.log ? { log: options.log } : {});
+  if (backend.name === 'webgpu' && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
+    // tfjs-webgpu's synchronous read-back goes through an OffscreenCanvas; Node has none (training, which reads
+    // asynchronously, runs there; the sampling pipelines do not yet).
+    throw new BackendUnavailableError('webgpu', 'the sampling pipelines read results synchronously, which tfjs-webgpu supports only where OffscreenCanvas exists (a browser); in Node use wasm, cpu or tensorflow');
+  }
   const container = createShowoContainer(bundle, { seed: options.seed ?? 0, backend: options.backend ?? 'auto' });
   try {
     await options.configure?.(container);
