@@ -16,7 +16,7 @@
 # device ran out of memory after ~200 steps (tfjs-webgpu's buffer pool); 1.5 s with the pool purged every 3 s
 # (webgpu-train-entry.ts now purges only past SHOWO_WEBGPU_POOL_MB).
 #
-# Both paths must be git-ignored (.git/info/exclude: /.gpu/ and /scripts/embedded/train.gpu.mjs).
+# Both outputs are git-ignored (.gitignore), so the device tool carries them only when asked to.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:?pack or run}
