@@ -71,7 +71,7 @@ process.exit(0);
 EOF
 node /tmp/gpu/probe.mjs 2>&1 | grep -v '^Warning' | tee "$out/run.log"
 
-common=(--backend webgpu --primitives reference --codes models/shapes-world-next/patch-codebook.json --no-ship --stages 21
+common=(--backend webgpu --codes models/shapes-world-next/patch-codebook.json --no-ship --stages 21
   --init .gpu/init --eval-every 1000000000 --ema 0.998)
 export SHOWO_SHARED=$PWD/.gpu/shared
 # STEP_MS (a step's time measured by an earlier run) skips the timing run.
