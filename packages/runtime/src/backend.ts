@@ -74,9 +74,14 @@ function wasmFolder(): string {
   return path.dirname(main) + path.sep;
 }
 
+let wasmLoadedHere = false;
+
 async function tryWasm(importModule: (n: string) => Promise<unknown>): Promise<{ provider: string } | { error: string }> {
+  // Already registered by a browser bundle, which imports the backend and sets its own wasm paths: nothing to load.
+  if (tf.engine().registryFactory['wasm'] && !wasmLoadedHere) return { provider: '@tensorflow/tfjs-backend-wasm (registered by the app)' };
   try {
     const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as { setWasmPaths?: (p: string) => void };
+    wasmLoadedHere = true;
     try {
       wasm.setWasmPaths?.(wasmFolder());
     } catch {
