@@ -79,12 +79,11 @@ const nonNegative = (flag: string) => (v: string) => {
 /**
  * The `--backend` choices: `BACKEND_NAMES` of `@showo/runtime`, spelled out here so that defining the flags does
  * not load the runtime (and TensorFlow.js). The type below fails to compile when the two lists differ.
- * `webgpu` is left out on purpose: the inference paths read results synchronously (`dataSync`), which tfjs-webgpu
- * cannot do in Node (it needs a browser's OffscreenCanvas); the runtime offers it to training scripts, which read
- * asynchronously (scripts/embedded/gpu-train.sh).
+ * `webgpu` needs two packages the user installs (`webgpu`, Dawn for Node, and `@tensorflow/tfjs-backend-webgpu`);
+ * without them it fails with a typed error that names them.
  */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
-const everyBackendIsAChoice: [Exclude<BackendName, (typeof BACKEND_CHOICES)[number] | 'webgpu'>] extends [never] ? true : never = true;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+const everyBackendIsAChoice: [Exclude<BackendName, (typeof BACKEND_CHOICES)[number]>] extends [never] ? true : never = true;
 void everyBackendIsAChoice;
 
 /** Options of the model flags. */

@@ -140,3 +140,18 @@ test('the bin script maps errors to exit codes in a real process (no stack trace
   assert.equal(missing.status, 1);
   assert.equal(missing.stderr.trim(), 'showo: cannot read t2i file /no/such/file.jsonl: no such file');
 });
+
+test('--backend webgpu draws where a WebGPU adapter exists, else says in one line what is missing', async () => {
+  const out = path.join(tempDir(), 'a.png');
+  const r = await bin(['t2i', 'a red circle', '--backend', 'webgpu', '--model', await tinyBundle(), '--steps', '2', '--out', out]);
+  if (r.status === 0) {
+    assert.ok(fs.existsSync(out), 'a machine with a WebGPU adapter draws the image');
+    return;
+  }
+  assert.equal(r.status, 1);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('showo:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^showo: backend "webgpu" is not available: .*(webgpu|adapter)/);
+  // (Dawn, a native library, may print its own adapter warnings; no JavaScript stack trace may follow.)
+  assert.doesNotMatch(r.stderr, /^\s+at .*\.[cm]?[jt]s:\d+/m, 'no stack trace');
+});

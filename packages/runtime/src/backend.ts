@@ -7,8 +7,8 @@ import { ShowoError } from './errors.js';
  * Backends a user can ask for. `tensorflow` is tfjs-node(-gpu) and `webgpu` is @tensorflow/tfjs-backend-webgpu
  * (in Node with the `webgpu` package, Dawn, providing `navigator.gpu`); both are present only when the user
  * installed them, and `auto` never picks `webgpu` (it must be asked for). In Node, tfjs-webgpu reads tensors back
- * only asynchronously (`data()`, not `dataSync()`): the trainer's loop works on it (it ran on an H200 through Dawn
- * and Vulkan, scripts/embedded/gpu-train.sh); the sampling pipelines, which read synchronously, do not yet.
+ * only asynchronously (`data()`, not `dataSync()`); the trainer's loop and the sampling pipelines read that way,
+ * so both run on it (training ran on an H200 through Dawn and Vulkan, scripts/embedded/gpu-train.sh).
  */
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -126,6 +126,11 @@ async function tryWebgpu(importModule: (n: string) => Promise<unknown>, env: Rec
     return { error: `@tensorflow/tfjs-backend-webgpu not installed (${(e as Error).message.split('\n')[0]})` };
   }
   if (!tf.engine().registryFactory['webgpu']) return { error: '@tensorflow/tfjs-backend-webgpu loaded but registered no "webgpu" backend' };
+  // Asked first so that a machine without one gets our one-line error, not tfjs's logged stack trace.
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  if (tf.getBackend() !== 'webgpu' && gpu && !(await gpu.requestAdapter().catch(() => null))) {
+    return { error: 'no WebGPU adapter (is a GPU driver with Vulkan, Metal or D3D12 there?)' };
+  }
   return { provider };
 }
 

@@ -60,7 +60,7 @@ test('webgpu without navigator.gpu or the Dawn package names what to install', a
 
 test('webgpu in Node: Dawn provides navigator.gpu before the backend package loads, and the backend activates', async () => {
   const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  const fakeGpu = { requestAdapter: async () => null };
+  const fakeGpu = { requestAdapter: async () => ({}) };
   const loaded: string[] = [];
   // Stand-ins: Dawn's module, and a backend package that registers only when navigator.gpu exists (as the real one
   // does), here backed by the cpu backend so that it computes.
@@ -96,5 +96,30 @@ test('webgpu in Node: Dawn provides navigator.gpu before the backend package loa
     if (before) Object.defineProperty(globalThis, 'navigator', before);
     else delete (globalThis as { navigator?: unknown }).navigator;
     delete (globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage;
+  }
+});
+
+test('webgpu without an adapter is a one-line typed error, and the backend stays as it was', async () => {
+  const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  await initBackend('cpu', { env: {} });
+  const importModule = async (name: string): Promise<unknown> => {
+    if (name === 'webgpu') return { create: () => ({ requestAdapter: async () => null }), globals: {} };
+    if (name === '@tensorflow/tfjs-backend-webgpu') {
+      tf.registerBackend('webgpu', tf.engine().registryFactory['cpu']!.factory);
+      return {};
+    }
+    throw new Error(`Cannot find package '${name}'`);
+  };
+  try {
+    await assert.rejects(initBackend('webgpu', { env: {}, importModule }), (e: unknown) => {
+      assert.ok(e instanceof BackendUnavailableError);
+      assert.match(e.message, /no WebGPU adapter/);
+      return true;
+    });
+    assert.equal(tf.getBackend(), 'cpu');
+  } finally {
+    tf.removeBackend('webgpu');
+    if (before) Object.defineProperty(globalThis, 'navigator', before);
+    else delete (globalThis as { navigator?: unknown }).navigator;
   }
 });

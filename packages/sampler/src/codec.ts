@@ -9,6 +9,8 @@ export interface MagvitLike {
   readonly downsampleFactor: number;
   encodeToCodes(images: tf.Tensor4D): tf.Tensor2D;
   decodeCodes(codes: { data: ArrayLike<number>; batch: number }, shape?: readonly [number, number]): tf.Tensor4D;
+  /** Used instead of `decodeCodes` when present: decoding that reads the device only asynchronously. */
+  decodeCodesAsync?(codes: { data: ArrayLike<number>; batch: number }, shape?: readonly [number, number]): Promise<tf.Tensor4D>;
 }
 
 /** 8-bit RGB → [−1, 1], the range the official `image_transform` produces. */
@@ -23,8 +25,15 @@ export function imagesToTensor(images: readonly RgbImage[]): tf.Tensor4D {
 
 /** [B, H, W, 3] in [−1, 1] (clamped, as inference_t2i.py clamps) → 8-bit RGB images. */
 export function tensorToImages(t: tf.Tensor4D): RgbImage[] {
-  const [b, h, w] = t.shape;
-  const values = t.dataSync();
+  return hostToImages(t.shape, t.dataSync());
+}
+
+/** {@link tensorToImages} with an asynchronous read (backends without synchronous reads: WebGPU). */
+export async function tensorToImagesAsync(t: tf.Tensor4D): Promise<RgbImage[]> {
+  return hostToImages(t.shape, await t.data());
+}
+
+function hostToImages([b, h, w]: readonly number[], values: ArrayLike<number>): RgbImage[] {
   return Array.from({ length: b }, (_, k) => {
     const data = new Uint8ClampedArray(h * w * 3);
     for (let i = 0; i < data.length; i++) {
@@ -41,12 +50,12 @@ export function magvitCodec(tokenizer: MagvitLike): ImageCodec {
     get patchSize() {
       return tokenizer.downsampleFactor;
     },
-    encode(images) {
+    async encode(images) {
       const x = imagesToTensor(images);
       try {
         const codes = tokenizer.encodeToCodes(x);
         try {
-          const flat = codes.dataSync();
+          const flat = (await codes.data()) as Int32Array;
           const n = codes.shape[1];
           return images.map((_, b) => Int32Array.from(flat.subarray(b * n, (b + 1) * n)));
         } finally {
@@ -56,13 +65,16 @@ export function magvitCodec(tokenizer: MagvitLike): ImageCodec {
         x.dispose();
       }
     },
-    decode(codes, grid: TokenGrid) {
+    async decode(codes, grid: TokenGrid) {
       const n = grid.height * grid.width;
       const data = new Int32Array(codes.length * n);
       codes.forEach((c, b) => data.set(c, b * n));
-      const images = tokenizer.decodeCodes({ data, batch: codes.length }, [grid.height, grid.width]);
+      const shape = [grid.height, grid.width] as const;
+      const images = tokenizer.decodeCodesAsync
+        ? await tokenizer.decodeCodesAsync({ data, batch: codes.length }, shape)
+        : tokenizer.decodeCodes({ data, batch: codes.length }, shape);
       try {
-        return tensorToImages(images);
+        return await tensorToImagesAsync(images);
       } finally {
         images.dispose();
       }

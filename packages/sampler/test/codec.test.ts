@@ -13,7 +13,7 @@ test('magvitCodec: pixel images in, decoded images out, through a real MAGVIT to
   assert.equal(codec.patchSize, 2);
   const before = tf.memory().numTensors;
   const image: RgbImage = { width: 8, height: 8, data: Uint8Array.from({ length: 192 }, (_, i) => (i * 37) % 256) };
-  const codes = (codec.encode([image]) as Int32Array[])[0]!;
+  const codes = (await codec.encode([image]))[0]!;
   assert.equal(codes.length, 16);
   const mask = { width: 8, height: 8, data: Uint8Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 1 : 0)) }; // left half
   const r = await imageResult(inpaint({ model: t.model, prompting: t.prompting, codec }, { prompts: [[4, 5]], images: [{ image }], masks: [mask], steps: 3, seed: 1 }));

@@ -354,10 +354,14 @@ export async function createShowo(options: CreateShowoOptions = {}): Promise<Sho
   const bundle = typeof options.model === 'object' ? options.model : resolveModelBundle(options.model ?? defaultModelDir());
   let workers = resolveWorkerCount(options.workers);
   const backend = await initBackend(options.backend ?? 'auto', options.log ? { log: options.log } : {});
-  if (backend.name === 'webgpu' && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
-    // tfjs-webgpu's synchronous read-back goes through an OffscreenCanvas; Node has none (training, which reads
-    // asynchronously, runs there; the sampling pipelines do not yet).
-    throw new BackendUnavailableError('webgpu', 'the sampling pipelines read results synchronously, which tfjs-webgpu supports only where OffscreenCanvas exists (a browser); in Node use wasm, cpu or tensorflow');
+  if (backend.name === 'webgpu' && bundle.showo.config.image_position_embedding && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
+    // The pipelines read the device only asynchronously, but a model with image row / column embeddings reads its
+    // input ids synchronously in every forward, and tfjs-webgpu's synchronous read needs an OffscreenCanvas
+    // (a browser's; Node has none).
+    throw new BackendUnavailableError(
+      'webgpu',
+      `${bundle.dir} has image row / column embeddings, whose forward reads its input synchronously, which tfjs-webgpu supports only where OffscreenCanvas exists (a browser); in Node use wasm, cpu or tensorflow`,
+    );
   }
   const container = createShowoContainer(bundle, { seed: options.seed ?? 0, backend: options.backend ?? 'auto' });
   try {
@@ -369,8 +373,8 @@ export async function createShowo(options: CreateShowoOptions = {}): Promise<Sho
       if (!(model instanceof ShowoModel)) {
         options.log?.('[showo] workers: 2 applies to showo-core\'s model; this container runs another one: using 1');
         workers = 1;
-      } else if (backend.name === 'tensorflow') {
-        options.log?.('[showo] workers: 2 is for the wasm and cpu backends (tfjs-node already uses every core): using 1');
+      } else if (backend.name === 'tensorflow' || backend.name === 'webgpu') {
+        options.log?.(`[showo] workers: 2 is for the wasm and cpu backends (${backend.name} already uses the whole device): using 1`);
         workers = 1;
       } else {
         dual = dualImagePipelines(pipelines, model);

@@ -369,6 +369,30 @@ export class MagvitTokenizer {
    * (clamp when converting to pixels). Palette mode: each pixel is its most likely palette colour, in [−1, 1].
    */
   decodeCodes(codes: CodesInput, shape?: readonly [number, number]): tf.Tensor4D {
+    const { images, minRegion } = this.decodeBeforeDespeckle(codes, shape);
+    return minRegion > 0 ? this.despeckle(images, images.dataSync() as Float32Array, minRegion) : images;
+  }
+
+  /**
+   * {@link decodeCodes} reading the device only asynchronously (palette clean-up is a host step), for backends
+   * without synchronous reads (WebGPU in Node; in browsers they are slow). Same values.
+   */
+  async decodeCodesAsync(codes: CodesInput, shape?: readonly [number, number]): Promise<tf.Tensor4D> {
+    // Codes in a tensor are read here, asynchronously (a [B, N] tensor; readCodes names any other shape).
+    const hostCodes = codes instanceof tf.Tensor && codes.rank === 2 ? { data: Int32Array.from(await codes.data()), batch: codes.shape[0] } : codes;
+    const { images, minRegion } = this.decodeBeforeDespeckle(hostCodes, shape);
+    if (minRegion <= 0) return images;
+    let host: Float32Array;
+    try {
+      host = (await images.data()) as Float32Array;
+    } catch (e) {
+      images.dispose();
+      throw e;
+    }
+    return this.despeckle(images, host, minRegion);
+  }
+
+  private decodeBeforeDespeckle(codes: CodesInput, shape?: readonly [number, number]): { images: tf.Tensor4D; minRegion: number } {
     this.alive();
     const { data, batch, length } = readCodes(codes, this.config.codebookDim);
     const [h, w] = gridShape(length, shape);
@@ -382,13 +406,12 @@ export class MagvitTokenizer {
       }),
     );
     const minRegion = this.config.outputMode === 'palette' ? (this.config.paletteMinRegion ?? 0) : 0;
-    return minRegion > 0 ? this.despeckle(images, minRegion) : images;
+    return { images, minRegion };
   }
 
-  /** Applies `despecklePalette` to palette images in [−1, 1] (a host round trip; disposes `images`). */
-  private despeckle(images: tf.Tensor4D, minRegion: number): tf.Tensor4D {
+  /** Applies `despecklePalette` to palette images in [−1, 1] given their values `x` on the host (disposes `images`). */
+  private despeckle(images: tf.Tensor4D, x: Float32Array, minRegion: number): tf.Tensor4D {
     const [b, h, w] = images.shape;
-    const x = images.dataSync();
     images.dispose();
     const pal = this.config.palette!;
     const n = h * w * 3;

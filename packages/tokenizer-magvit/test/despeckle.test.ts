@@ -52,3 +52,21 @@ test('paletteMinRegion: carried by the config JSON and applied when codes are de
   plain.dispose();
   clean.dispose();
 });
+
+test('decodeCodesAsync gives decodeCodes\'s images, codes given as rows or as a tensor, and frees what it makes', async () => {
+  await initBackend('wasm');
+  const config = createMagvitConfig({ ch: 8, chMult: [1, 2], numResBlocks: [0, 1], resolution: 16, codebookDim: 4, normGroups: 4, palette: PALETTE, paletteMinRegion: 6 });
+  const model = MagvitTokenizer.create(config, { seed: 5 });
+  const rows = [Array.from({ length: 64 }, (_, i) => (i * 7) % 16), Array.from({ length: 64 }, (_, i) => (i * 3) % 16)];
+  const before = tf.memory().numTensors;
+  const sync = model.decodeCodes(rows);
+  const fromRows = await model.decodeCodesAsync(rows);
+  const codeTensor = tf.tensor2d(rows, [2, 64], 'int32');
+  const fromTensor = await model.decodeCodesAsync(codeTensor);
+  assert.deepEqual(Array.from(await fromRows.data()), Array.from(await sync.data()));
+  assert.deepEqual(Array.from(await fromTensor.data()), Array.from(await sync.data()));
+  await assert.rejects(model.decodeCodesAsync([[99, ...rows[0]!.slice(1)]]), /99/);
+  tf.dispose([sync, fromRows, fromTensor, codeTensor]);
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});

@@ -272,7 +272,7 @@ export async function imageProbabilities(
     logits.dispose();
   }
   try {
-    return probs.dataSync() as Float32Array;
+    return (await probs.data()) as Float32Array;
   } finally {
     probs.dispose();
   }

@@ -55,9 +55,10 @@ function resolveUniforms(deps: { uniforms?: UniformSource }, request: DecodingRe
   return request.uniforms ?? (request.seed !== undefined ? undefined : deps.uniforms) ?? new SeededRandom(request.seed ?? 0);
 }
 
-function lastLogits(t: tf.Tensor2D): Float32Array {
+/** Reads and frees the logits; asynchronously, so that backends without synchronous reads (WebGPU) work. */
+async function lastLogits(t: tf.Tensor2D): Promise<Float32Array> {
   try {
-    return t.dataSync() as Float32Array;
+    return (await t.data()) as Float32Array;
   } finally {
     t.dispose();
   }
@@ -89,7 +90,7 @@ async function decodeLoop(
   const text = (tokens: number[]): string | undefined => tokenizer?.decode(tokens.filter((t) => t < tokenizer.vocabSize), { skipSpecialTokens: true });
   try {
     let state = sampler.initialState(input.rows);
-    let logits = lastLogits(raw.start());
+    let logits = await lastLogits(raw.start());
     for (;;) {
       const out = sampler.step(logits, state, uniforms);
       state = out.state;
@@ -105,7 +106,7 @@ async function decodeLoop(
       await ctx.yield();
       // Finished rows still take part in the batch: they are fed a filler whose logits are ignored.
       const next = Int32Array.from(out.tokens, (t) => (t < 0 ? fillerId : t));
-      logits = lastLogits(raw.append(next));
+      logits = await lastLogits(raw.append(next));
     }
     const tokens = state.tokens.map((t) => [...t]);
     const stopReasons = tokens.map((_, b) => sampler.stopReason(state, b) as StopReason);
@@ -245,7 +246,7 @@ export async function scoreTexts(deps: TextPipelineDeps, request: ScoreTextsRequ
   const session = openTextSession(deps.model, sessionInput(ids, allow), deps.cache ?? 'auto');
   const logProbs = new Array<number>(rows).fill(0);
   try {
-    let logits = lastLogits(session.start());
+    let logits = await lastLogits(session.start());
     for (let j = 0; j < longest; j++) {
       const v = logits.length / rows;
       const next = new Int32Array(rows);
@@ -259,7 +260,7 @@ export async function scoreTexts(deps: TextPipelineDeps, request: ScoreTextsRequ
         for (let k = 0; k < v; k++) sum += Math.exp(logits[r * v + k]! - max);
         logProbs[r]! += logits[r * v + target]! - max - Math.log(sum);
       }
-      if (j + 1 < longest) logits = lastLogits(session.append(next));
+      if (j + 1 < longest) logits = await lastLogits(session.append(next));
     }
   } finally {
     session.dispose();
