@@ -104,6 +104,15 @@ try {
   console.log(`mmu on an upload: "what color is the square?" → "${uploadedAnswer}"`);
   if (!uploadedAnswer) failures.push('no answer about the upload');
 
+  // How-to, free mode: the model writes the steps and draws a keyframe after each.
+  t = Date.now();
+  await page.click('#howto');
+  await finished(/^(wrote and drew|how-to failed)/, 600_000);
+  const howto = await page.$$eval('#howto-out li p', (ps) => ps.map((p) => p.textContent ?? ''));
+  console.log(`how-to: ${await page.textContent('#status')} (${((Date.now() - t) / 1000).toFixed(1)} s): ${howto.map((h) => `"${h}"`).join(', ')}`);
+  if (!howto.length || howto.some((h) => !h.startsWith('step'))) failures.push(`how-to steps: ${JSON.stringify(howto)}`);
+  await page.screenshot({ path: values.screenshot.replace(/\.png$/, '-howto.png'), fullPage: true });
+
   // Stop mid-generation: the page must come back to ready without leaking tensors.
   await page.fill('#steps', values.steps || '48');
   await page.click('#draw');

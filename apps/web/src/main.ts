@@ -14,6 +14,7 @@ const MODEL_DIR = '/model';
 
 const EXAMPLE_PROMPTS = ['a large red circle', 'a blue square on the left', 'a small green circle at the top', 'a yellow triangle', 'two red circles'];
 const EXAMPLE_QUESTIONS = ['what color is the circle?', 'what shape is the red object?', 'how many circles are there?', 'describe the image.'];
+const EXAMPLE_HOWTOS = ['how do i build a red circle and a blue square?', 'how do i build a green triangle above a yellow circle?', 'how do i build two blue squares?'];
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -37,8 +38,8 @@ function fail(where: string, e: unknown): void {
   console.error(e);
 }
 
-/** Paints an RGB image onto the visible canvas, scaled up without smoothing (the model draws 64×64 pixels). */
-function paint(image: RgbImage): void {
+/** Paints an RGB image onto a canvas (default: the drawing's), scaled up without smoothing (the model draws 64×64 pixels). */
+function paint(image: RgbImage, canvas = $('canvas') as HTMLCanvasElement): void {
   const small = document.createElement('canvas');
   small.width = image.width;
   small.height = image.height;
@@ -50,7 +51,6 @@ function paint(image: RgbImage): void {
     rgba.data[i * 4 + 3] = 255;
   }
   small.getContext('2d')!.putImageData(rgba, 0, 0);
-  const canvas = $('canvas') as HTMLCanvasElement;
   const ctx = canvas.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   for (const [list, values] of [
     ['prompts', EXAMPLE_PROMPTS],
     ['questions', EXAMPLE_QUESTIONS],
+    ['howto-questions', EXAMPLE_HOWTOS],
   ] as const) {
     for (const v of values) $(list).append(Object.assign(document.createElement('option'), { value: v }));
   }
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
   let current: RgbImage | undefined;
   let running: AbortController | undefined;
   const busy = (on: boolean) => {
-    for (const id of ['draw', 'ask']) button(id).disabled = on;
+    for (const id of ['draw', 'ask', 'howto']) button(id).disabled = on;
     button('stop').disabled = !on;
     document.body.dataset.state = on ? 'busy' : 'ready';
   };
@@ -197,6 +198,60 @@ async function main(): Promise<void> {
     } catch (e) {
       if (running.signal.aborted) setStatus('stopped', 0);
       else fail('answering failed', e);
+    } finally {
+      busy(false);
+    }
+  });
+
+  // How-to: the model writes a step (free mode) or is given it (guided), then draws its keyframe, step after step.
+  $('howto-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const question = input('howto-question').value.trim();
+    if (!question) return;
+    const given = ($('howto-steps') as HTMLTextAreaElement).value.split('\n').map((l) => l.trim()).filter(Boolean);
+    running = new AbortController();
+    busy(true);
+    $('status').classList.remove('error');
+    const list = $('howto-out');
+    list.replaceChildren();
+    const items: { text: HTMLElement; canvas: HTMLCanvasElement }[] = [];
+    const item = (step: number) => {
+      while (items.length <= step) {
+        const li = document.createElement('li');
+        const canvas = Object.assign(document.createElement('canvas'), { width: 160, height: 160 });
+        const text = document.createElement('p');
+        li.append(canvas, text);
+        list.append(li);
+        items.push({ text, canvas });
+      }
+      return items[step]!;
+    };
+    const started = performance.now();
+    try {
+      const seed = optionalNumber('seed');
+      const steps = optionalNumber('steps');
+      const result = await showo
+        .howto(question, given.length ? given : undefined, {
+          ...(steps !== undefined ? { steps } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+          preview: { every: 4 },
+          signal: running.signal,
+        })
+        .result((e) => {
+          if (e.type === 'step-start') item(e.step).text.textContent = '…';
+          else if (e.type === 'token' && e.text !== undefined) item(e.step).text.textContent = e.text;
+          else if (e.type === 'text' && e.text !== undefined) item(e.step).text.textContent = e.text;
+          else if (e.type === 'denoise') {
+            if (e.preview) paint(e.preview, item(e.step).canvas);
+            setStatus(`how-to step ${e.step + 1}: keyframe, denoising step ${e.denoise + 1} of ${e.denoisingSteps}`, e.ratio);
+          } else if (e.type === 'keyframe' && e.image) paint(e.image, item(e.step).canvas);
+        });
+      // A step the model began but ended the sequence instead of writing has no text and no keyframe.
+      while (list.children.length > result.steps.length) list.lastElementChild!.remove();
+      setStatus(`wrote and drew ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} in ${((performance.now() - started) / 1000).toFixed(1)} s (${result.mode} mode)`, 1);
+    } catch (e) {
+      if (running.signal.aborted) setStatus('stopped', 0);
+      else fail('how-to failed', e);
     } finally {
       busy(false);
     }
