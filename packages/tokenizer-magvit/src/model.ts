@@ -370,7 +370,15 @@ export class MagvitTokenizer {
    */
   decodeCodes(codes: CodesInput, shape?: readonly [number, number]): tf.Tensor4D {
     const { images, minRegion } = this.decodeBeforeDespeckle(codes, shape);
-    return minRegion > 0 ? this.despeckle(images, images.dataSync() as Float32Array, minRegion) : images;
+    if (minRegion <= 0) return images;
+    let host: Float32Array;
+    try {
+      host = images.dataSync() as Float32Array;
+    } catch (e) {
+      images.dispose();
+      throw e;
+    }
+    return this.despeckle(images, host, minRegion);
   }
 
   /**
