@@ -1,7 +1,9 @@
 // End-to-end check of the web demo in headless Chromium (Debian's: apt-get install chromium): builds the demo,
-// serves it, draws a picture, asks about it, checks that the page holds no more tensors than before, and
-// saves a screenshot. Not part of `npm test` (CI has no browser); run it by hand after changing the demo.
-// Usage: node --import tsx apps/web/scripts/e2e.ts [--chromium /usr/bin/chromium] [--screenshot FILE] [--backend wasm|webgpu]
+// serves it, draws a picture, asks about it and about an uploaded one, writes a how-to, stops a drawing midway,
+// checks that the page holds no more tensors than before, and saves screenshots. Not part of `npm test` (a fresh
+// machine may have no browser); .ci/run runs it after the tests.
+// Usage: node --import tsx apps/web/scripts/e2e.ts [--chromium /usr/bin/chromium] [--screenshot FILE]
+//        [--backend wasm|webgpu] [--steps N]   (webgpu uses Chromium's SwiftShader adapter: slow, but it computes)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
