@@ -135,10 +135,12 @@ async function main(): Promise<void> {
     const started = performance.now();
     try {
       const seed = optionalNumber('seed');
+      const steps = optionalNumber('steps');
+      const guidanceScale = optionalNumber('cfg');
       const image = await showo
         .t2i(prompt, {
-          ...(optionalNumber('steps') !== undefined ? { steps: optionalNumber('steps') } : {}),
-          ...(optionalNumber('cfg') !== undefined ? { guidanceScale: optionalNumber('cfg') } : {}),
+          ...(steps !== undefined ? { steps } : {}),
+          ...(guidanceScale !== undefined ? { guidanceScale } : {}),
           ...(seed !== undefined ? { seed } : {}),
           preview: { every: 2 },
           signal: running.signal,

@@ -19,7 +19,8 @@ export function serveStatic(root: string, port = 0, host = '127.0.0.1'): Promise
   const server = http.createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = path.join(base, urlPath);
-    if (!file.startsWith(base)) {
+    // Inside root only: a sibling such as `dist-other` shares the prefix but not the folder.
+    if (file !== base && !file.startsWith(base + path.sep)) {
       res.writeHead(403).end();
       return;
     }
