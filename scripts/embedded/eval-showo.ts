@@ -4,12 +4,13 @@
 //   node --import tsx scripts/embedded/eval-showo.ts [--model models/shapes-world/showo]
 //        [--magvit models/shapes-world/magvit/model.safetensors] [--steps 12] [--guidance 2[,3,...]] [--temperature 1]
 //        [--schedule cosine] [--stride 1] [--json out.json] [--images out-dir] [--codes PATCH_CODEBOOK.json]
-//        [--tags single,colors] [--no-mmu]
+//        [--tags single,colors] [--no-mmu] [--no-t2i] [--beams N] [--length-penalty X]
 //   --codes scores a model trained on exact patch codes (train-showo.ts --codes) with the codebook itself as its
 //   tokenizer: exact encoding and decoding, so the scores are the model's alone.
 //   Several comma-separated --schedule / --guidance / --steps / --temperature values are all tried (t2i only after
 //   the first).
-//   --tags keeps only the t2i prompts of those tags; --no-mmu skips the questions (sampler sweeps).
+//   --tags keeps only the t2i prompts of those tags; --no-mmu skips the questions (sampler sweeps), --no-t2i the
+//   prompts. --beams answers by beam search with N beams (default: greedy), --length-penalty its normalisation.
 //
 // Also draws the learning curve of a run: --curve runs/showo/scores.jsonl --png models/shapes-world/learning-curve.png
 import fs from 'node:fs';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   const unknown = [...(tags ?? [])].filter((t) => !all.t2i.some((x) => x.tag === t));
   if (unknown.length > 0) throw new Error(`--tags: no t2i prompt has the tag ${unknown.join(', ')} (tags: ${[...new Set(all.t2i.map((x) => x.tag))].join(', ')})`);
   const items = {
-    t2i: everyKth(tags ? all.t2i.filter((x) => tags.has(x.tag)) : all.t2i, stride),
+    t2i: process.argv.includes('--no-t2i') ? [] : everyKth(tags ? all.t2i.filter((x) => tags.has(x.tag)) : all.t2i, stride),
     mmu: process.argv.includes('--no-mmu') ? [] : everyKth(all.mmu, stride),
   };
   const images = arg('codes', '') ? patchCodebookImages(loadPatchCodebook(path.resolve(arg('codes', '')))) : magvitImages(loadMagvit(path.resolve(arg('magvit', 'models/shapes-world/magvit/model.safetensors'))));
@@ -77,7 +78,12 @@ async function main(): Promise<void> {
     );
   for (const gen of settings) {
     const keep = new Map<string, Uint8Array>();
-    const s = await evaluateShowo(model, images, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, { seed: Number(arg('seed', '1')), keepImages: keep });
+    const s = await evaluateShowo(model, images, setup, { t2i: items.t2i, mmu: first ? items.mmu : [] }, gen, {
+      seed: Number(arg('seed', '1')),
+      keepImages: keep,
+      ...(arg('beams', '') ? { numBeams: Number(arg('beams', '')) } : {}),
+      ...(arg('length-penalty', '') ? { lengthPenalty: Number(arg('length-penalty', '')) } : {}),
+    });
     const withMmu = first && items.mmu.length > 0;
     log(`${modelDir} ${JSON.stringify(gen)}: t2i ${s.t2i.toFixed(3)}${withMmu ? ` mmu ${s.mmu.toFixed(3)}` : ''} [${s.evalSeconds.toFixed(0)} s]`);
     if (s.t2iReport) console.log(formatAccuracyTable('t2i tag', s.t2iReport.byTag, s.t2iReport.overall));

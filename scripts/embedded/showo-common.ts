@@ -103,7 +103,8 @@ export function magvitImages(magvit: MagvitTokenizer): EmbeddedImages {
 
 /**
  * Scores a model on t2i items (MaskGIT with CFG, images decoded by the tokenizer and checked by the SPEC detector)
- * and mmu items (scenes rendered, encoded, greedy answers). score = mean of the two accuracies.
+ * and mmu items (scenes rendered, encoded, greedy answers, or beam search with `numBeams`). score = mean of the two
+ * accuracies.
  */
 export async function evaluateShowo(
   model: ShowoModel,
@@ -111,7 +112,7 @@ export async function evaluateShowo(
   setup: EmbeddedSetup,
   items: { t2i: readonly T2iItem[]; mmu: readonly MmuItem[] },
   gen: GenerationSettings,
-  o: { batch?: number; seed?: number; keepImages?: Map<string, Uint8Array> } = {},
+  o: { batch?: number; seed?: number; keepImages?: Map<string, Uint8Array>; numBeams?: number; lengthPenalty?: number } = {},
 ): Promise<ShowoScores & { answers: Map<string, string>; t2iReport?: T2iReport; mmuReport?: MmuReport }> {
   const t0 = Date.now();
   const images = 'codec' in tokenizer ? tokenizer : magvitImages(tokenizer);
@@ -134,7 +135,7 @@ export async function evaluateShowo(
     const part = items.mmu.slice(i, i + batch);
     const codes = await encoder.encode(part.map((x) => renderScene(x.scene as never)), 64);
     const r = await textResult(
-      understand(deps, { images: codes.map((c) => ({ codes: c })), questions: part.map((x) => x.question), greedy: true, maxNewTokens: 16, stopIds: [eos] }),
+      understand(deps, { images: codes.map((c) => ({ codes: c })), questions: part.map((x) => x.question), greedy: true, maxNewTokens: 16, stopIds: [eos], ...(o.numBeams ? { numBeams: o.numBeams } : {}), ...(o.lengthPenalty !== undefined ? { lengthPenalty: o.lengthPenalty } : {}) }),
     );
     part.forEach((x, k) => {
       const toks = (r?.tokens[k] ?? []).filter((t) => t !== eos && t < setup.tokenizer.vocabSize);

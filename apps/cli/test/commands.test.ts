@@ -54,6 +54,9 @@ test('mmu answers a question (stdout: the answer) and a questions file (answers 
   const one = await runCli(['mmu', image, 'what color is the circle?', '--model', model, '--max-tokens', '4']);
   assert.equal(one.code, 0, one.stderr);
   assert.equal(one.stdout.split('\n').filter(Boolean).length, 1, 'exactly the answer on stdout');
+  const beams = await runCli(['mmu', image, 'what color is the circle?', '--model', model, '--max-tokens', '4', '--beams', '3']);
+  assert.equal(beams.code, 0, beams.stderr);
+  assert.equal(beams.stdout.split('\n').filter(Boolean).length, 1, 'beam search prints one answer too');
 
   const rng = new Rng(4);
   const items = Array.from({ length: 3 }, (_, i) => mmuItemFromSample(sampleMmu(rng), `mmu-${i}`));

@@ -22,6 +22,8 @@ test('usage errors print usage and exit 2', async () => {
     ['inpaint', 'a.png', 'a red circle', '--box', '1,2,3,4', '--rerank', '2'],
     ['t2i', 'a red circle', '--backend', 'gpu'],
     ['mmu', 'image.png'],
+    ['mmu', 'image.png', 'what color is the circle?', '--beams', '0'],
+    ['mmu', 'image.png', 'what color is the circle?', '--beams', '2', '--temperature', '0.5'],
     ['inpaint', 'a.png', 'a red circle'],
     ['inpaint', 'a.png', 'a red circle', '--box', '1,2,3'],
     ['extrapolate', 'a.png', 'a red circle'],

@@ -117,6 +117,8 @@ export interface TextResult {
   tokens: number[][];
   texts?: string[];
   stopReasons: StopReason[];
+  /** Beam search: each answer's sum of natural-log probabilities (its tokens, the stop token included). */
+  logProbs?: number[];
 }
 
 /** Last event of a successful text generation. */

@@ -16,6 +16,7 @@ export * from './float32.js';
 export * from './schedules.js';
 export * from './maskgit.js';
 export * from './autoregressive.js';
+export * from './beam.js';
 export * from './types.js';
 export * from './sessions.js';
 export * from './dual-cfg.js';

@@ -5,7 +5,7 @@
  * {@link CachingSequenceModel} (prefix cache / KV cache: the same numbers up to float rounding, far less work).
  */
 import * as tf from '@tensorflow/tfjs';
-import { appendRows, extendMask, sliceMask, type AllowMask } from '@showo/omni-attention';
+import { appendRows, extendMask, selectBatch, sliceMask, type AllowMask } from '@showo/omni-attention';
 import { ModelOutputError } from './errors.js';
 import type { CacheHandle, CachingSequenceModel, SequenceLogitsModel } from './types.js';
 
@@ -73,6 +73,11 @@ export interface TextLogitsSession {
   start(): tf.Tensor2D;
   /** Appends one token per row and returns the logits [rows, V] of that new position. */
   append(tokens: Int32Array): tf.Tensor2D;
+  /**
+   * Optional: row `j` continues from what row `rows[j]` held so far (rows may repeat; the batch size is kept).
+   * Beam search needs it; the sessions made here have it when their cache can select rows.
+   */
+  reorder?(rows: readonly number[]): void;
   dispose(): void;
 }
 
@@ -243,6 +248,15 @@ class RecomputeTextSession implements TextLogitsSession {
     return this.run();
   }
 
+  reorder(rows: readonly number[]): void {
+    checkReorder(rows, this.allow.batch);
+    const l = this.length;
+    const ids = new Int32Array(rows.length * l);
+    rows.forEach((r, j) => ids.set(this.ids.subarray(r * l, (r + 1) * l), j * l));
+    this.ids = ids;
+    this.allow = selectBatch(this.allow, rows);
+  }
+
   dispose(): void {}
 }
 
@@ -293,9 +307,23 @@ class KvTextSession implements TextLogitsSession {
     return this.run(tokens, 1, rows);
   }
 
+  get reorder(): ((rows: readonly number[]) => void) | undefined {
+    const cache = this.cache;
+    if (typeof cache.selectRows !== 'function') return undefined;
+    return (rows) => {
+      checkReorder(rows, this.input.rows);
+      cache.selectRows!(rows);
+      this.lastRows = selectBatch(this.lastRows, rows);
+    };
+  }
+
   dispose(): void {
     this.cache.dispose();
   }
+}
+
+function checkReorder(rows: readonly number[], batch: number): void {
+  if (rows.length !== batch) throw new ModelOutputError(`reorder needs ${batch} row indices (the session's rows), got ${rows.length}`);
 }
 
 /** Opens a decoding session: the model's own, a KV cache (`auto`, when the model can cache), or recomputation. */

@@ -24,6 +24,11 @@ export interface SequenceLogitsModel {
 export interface CacheHandle {
   readonly length: number;
   dispose(): void;
+  /**
+   * Optional: row `j` of the cache becomes what row `rows[j]` held (same batch size). Needed for beam search on
+   * a KV cache; showo-core's `KVCache` has it.
+   */
+  selectRows?(rows: readonly number[]): void;
 }
 
 /**

@@ -59,6 +59,28 @@ export class KVCache {
     this.isDisposed = true;
   }
 
+  /**
+   * Rebuilds the cache from its own rows: row `j` becomes what row `rows[j]` held (rows may repeat; the batch size
+   * is unchanged). Beam search uses it to follow the beams it keeps from one token to the next.
+   */
+  selectRows(rows: readonly number[]): void {
+    if (this.isDisposed) throw new CacheMismatchError('the KV cache was disposed');
+    if (rows.length !== this.batch) throw new CacheMismatchError(`selectRows needs ${this.batch} row indices (the cache's batch), got ${rows.length}`);
+    for (const r of rows) {
+      if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new CacheMismatchError(`row index ${r} is outside 0..${this.batch - 1}`);
+    }
+    const runs = this.imageRuns;
+    this.imageRuns = rows.map((r) => runs[r]!);
+    if (!this.kv || rows.every((r, j) => r === j)) return;
+    const index = tf.tensor1d(Int32Array.from(rows), 'int32');
+    try {
+      const kv = this.kv.map((l) => ({ k: tf.gather(l.k, index, 0), v: tf.gather(l.v, index, 0) }));
+      this.replace(kv, this.len);
+    } finally {
+      index.dispose();
+    }
+  }
+
   /** @internal Per-layer keys/values ([B, P, H] each), or undefined while empty. */
   layers(ownerId: number, batch: number): LayerKV[] | undefined {
     if (this.isDisposed) throw new CacheMismatchError('the KV cache was disposed');

@@ -102,3 +102,28 @@ test('cache misuse is a typed error and leaks nothing', () => {
   a.dispose();
   b.dispose();
 });
+
+test('selectRows: each cache row continues the history of the row it was taken from (beam search)', () => {
+  const model = ShowoModel.random(TINY, 5);
+  const start = tf.memory().numTensors;
+  const [B, L] = [3, 6];
+  const ids = randomIds(B, L, TINY.vocab_size, 11);
+  const causal = maskFrom(B, L, (q, k) => k <= q);
+  const cache = model.prefill(ids, causal);
+  cache.selectRows([2, 2, 0]);
+  const next = tf.tensor2d([[4], [9], [4]], [B, 1], 'int32');
+  const got = model.forwardWithCache(next, { batch: B, queries: 1, keys: L + 1, data: new Uint8Array(B * (L + 1)).fill(1) }, cache, { append: true, logits: 'last' });
+  // The same rows without a cache: source rows 2, 2, 0 with the new tokens appended.
+  const source = ids.arraySync() as number[][];
+  const full = tf.tensor2d([[...source[2]!, 4], [...source[2]!, 9], [...source[0]!, 4]], [B, L + 1], 'int32');
+  const want = tf.tidy(() => tf.slice(model.forward(full, maskFrom(B, L + 1, (q, k) => k <= q)), [0, L, 0], [B, 1, TINY.vocab_size]));
+  assert.ok(maxDiff(got, want) < 1e-4, `selected rows: ${maxDiff(got, want)}`);
+  assert.equal(cache.length, L + 1);
+  assert.throws(() => cache.selectRows([0, 1]), CacheMismatchError, 'the batch size is kept');
+  assert.throws(() => cache.selectRows([0, 1, 3]), CacheMismatchError, 'rows must exist');
+  tf.dispose([ids, next, got, full, want]);
+  cache.dispose();
+  assert.throws(() => cache.selectRows([0, 1, 2]), CacheMismatchError, 'a disposed cache');
+  assert.equal(tf.memory().numTensors, start, 'selectRows frees the keys and values it replaces');
+  model.dispose();
+});

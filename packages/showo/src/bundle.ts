@@ -50,6 +50,10 @@ export interface AnswerDefaults {
   temperature?: number;
   topK?: number;
   greedy?: boolean;
+  /** Beam search with this many beams (`generation.answer.num_beams`; absent: one token at a time). */
+  numBeams?: number;
+  /** Beam search: length normalisation exponent (`generation.answer.length_penalty`). */
+  lengthPenalty?: number;
 }
 
 /** Per-task defaults of a bundle (`generation` block of the embedded config, official settings otherwise). */
@@ -216,6 +220,11 @@ function embeddedDefaults(json: Json, configFile: string, dir: string): Generati
     if (typeof a.temperature === 'number') answer.temperature = a.temperature;
     if (typeof a.top_k === 'number') answer.topK = a.top_k;
     if (typeof a.greedy === 'boolean') answer.greedy = a.greedy;
+    if (a.num_beams !== undefined) {
+      if (!(Number.isInteger(a.num_beams) && (a.num_beams as number) >= 1)) throw new ModelBundleError('INVALID', dir, `${configFile}: generation.answer.num_beams must be an integer ≥ 1`);
+      answer.numBeams = a.num_beams as number;
+    }
+    if (typeof a.length_penalty === 'number') answer.lengthPenalty = a.length_penalty;
   }
   return { t2i, inpaint: task('inpaint'), extrapolate: task('extrapolate'), edit: task('edit'), howto: task('howto'), answer };
 }

@@ -104,6 +104,10 @@ export interface AnswerOptions {
   topK?: number;
   topP?: number;
   greedy?: boolean;
+  /** Beam search with this many beams (deterministic; not with temperature, topK or topP). */
+  numBeams?: number;
+  /** Beam search: exponent of the length normalisation (default 1). */
+  lengthPenalty?: number;
   seed?: number;
   uniforms?: UniformSource;
   signal?: AbortSignal;
@@ -288,10 +292,14 @@ export class Showo {
     const images = Array.isArray(image) ? (image as readonly ImageSource[]) : [image as ImageSource];
     const questions = asArray(question);
     const d = this.defaults.answer;
-    const temperature = options.temperature ?? d.temperature;
-    const topK = options.topK ?? d.topK;
-    // The bundle's greedy default yields to any sampling option the request names.
-    const greedy = options.greedy ?? (options.temperature === undefined && options.topK === undefined && options.topP === undefined ? d.greedy : undefined);
+    // The bundle's defaults (greedy, beams) yield to any sampling option the request names.
+    const sampling = options.temperature !== undefined || options.topK !== undefined || options.topP !== undefined;
+    const numBeams = options.numBeams ?? (sampling || options.greedy !== undefined ? undefined : d.numBeams);
+    const beams = numBeams !== undefined && numBeams > 1;
+    const temperature = options.temperature ?? (beams ? undefined : d.temperature);
+    const topK = options.topK ?? (beams ? undefined : d.topK);
+    const greedy = options.greedy ?? (sampling ? undefined : d.greedy);
+    const lengthPenalty = options.lengthPenalty ?? (beams ? d.lengthPenalty : undefined);
     return new AnswerStream(
       lazy(async () => {
         const p = this.prompting;
@@ -308,6 +316,8 @@ export class Showo {
           ...(topK !== undefined ? { topK } : {}),
           ...(options.topP !== undefined ? { topP: options.topP } : {}),
           ...(greedy !== undefined ? { greedy } : {}),
+          ...(numBeams !== undefined ? { numBeams } : {}),
+          ...(lengthPenalty !== undefined ? { lengthPenalty } : {}),
           ...(options.seed !== undefined ? { seed: options.seed } : {}),
           ...(options.uniforms ? { uniforms: options.uniforms } : {}),
           ...(options.signal ? { signal: options.signal } : {}),

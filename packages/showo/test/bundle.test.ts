@@ -46,6 +46,36 @@ test('generation.code_temperature is read per task and reaches the sampler; a ba
   assert.throws(() => resolveModelBundle(dir), (e: unknown) => e instanceof ModelBundleError && e.problem === 'INVALID' && /code_temperature/.test(e.message));
 });
 
+test('generation.answer.num_beams makes beam search the default answer; sampling options override it', async () => {
+  const dir = copyTree(await tinyBundle(), path.join(tempDir(), 'm'));
+  const file = path.join(dir, 'showo', 'config.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const plain = await createShowo({ model: dir });
+  json.generation = { ...json.generation, answer: { num_beams: 3, length_penalty: 0 } };
+  fs.writeFileSync(file, JSON.stringify(json));
+  const b = resolveModelBundle(dir);
+  assert.equal(b.generation.answer.numBeams, 3);
+  assert.equal(b.generation.answer.lengthPenalty, 0);
+  const beams = await createShowo({ model: dir });
+  try {
+    const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(90) };
+    const question = 'what color is the circle?';
+    const byDefault = await beams.answer(image, question, { maxNewTokens: 4 }).result();
+    const explicit = await plain.answer(image, question, { maxNewTokens: 4, numBeams: 3, lengthPenalty: 0 }).result();
+    assert.deepEqual(byDefault.tokens, explicit.tokens);
+    assert.ok(byDefault.logProbs && byDefault.logProbs.length === 1, 'a beam-search result carries its log-probabilities');
+    const sampled = await beams.answer(image, question, { maxNewTokens: 4, temperature: 0.8, seed: 1 }).result();
+    assert.equal(sampled.logProbs, undefined, 'a temperature asks for sampling, not the bundle\'s beams');
+    await assert.rejects(plain.answer(image, question, { numBeams: 2, topK: 3 }).result(), /numBeams/);
+  } finally {
+    await beams.dispose();
+    await plain.dispose();
+  }
+  json.generation.answer.num_beams = 0;
+  fs.writeFileSync(file, JSON.stringify(json));
+  assert.throws(() => resolveModelBundle(dir), (e: unknown) => e instanceof ModelBundleError && e.problem === 'INVALID' && /num_beams/.test(e.message));
+});
+
 test('an incomplete folder is one typed error naming every missing file; a missing folder says so', async () => {
   const dir = copyTree(await tinyBundle(), path.join(tempDir(), 'm'));
   fs.rmSync(path.join(dir, 'magvit', 'model.safetensors'));

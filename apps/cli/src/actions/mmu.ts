@@ -10,9 +10,10 @@ import { withShowo } from '../model.js';
 import { ProgressBar } from '../progress.js';
 
 /** Answer options of the flags (greedy unless a temperature is given). */
-function answerOptions(flags: Pick<MmuFlags, 'maxTokens' | 'temperature' | 'seed'>) {
+function answerOptions(flags: Pick<MmuFlags, 'maxTokens' | 'temperature' | 'seed' | 'beams'>) {
   return {
     ...(flags.maxTokens !== undefined ? { maxNewTokens: flags.maxTokens } : {}),
+    ...(flags.beams !== undefined ? { numBeams: flags.beams } : {}),
     ...(flags.temperature !== undefined ? { temperature: flags.temperature, greedy: flags.temperature === 0 } : {}),
     seed: flags.seed,
   };
@@ -22,7 +23,7 @@ function answerOptions(flags: Pick<MmuFlags, 'maxTokens' | 'temperature' | 'seed
  * Answers every item's question about its scene, rendered by the SPEC's rules at the model's image size; a
  * progress bar counts answered questions. Shared by `mmu --questions` and `eval --mmu` without answers.
  */
-export async function answerItems(ctx: CliContext, showo: Showo, items: readonly MmuItem[], flags: Pick<MmuFlags, 'batch' | 'maxTokens' | 'temperature' | 'seed'>): Promise<Map<string, string>> {
+export async function answerItems(ctx: CliContext, showo: Showo, items: readonly MmuItem[], flags: Pick<MmuFlags, 'batch' | 'maxTokens' | 'temperature' | 'seed' | 'beams'>): Promise<Map<string, string>> {
   const answers = new Map<string, string>();
   const bar = new ProgressBar('mmu', items.length, ctx.io.stderr);
   try {
@@ -50,6 +51,9 @@ export async function answerItems(ctx: CliContext, showo: Showo, items: readonly
 
 /** The action of `showo mmu` (see `commands/mmu.ts`). */
 export async function mmu(ctx: CliContext, cmd: Command, image: string | undefined, question: string | undefined, flags: MmuFlags): Promise<void> {
+  if (flags.beams !== undefined && flags.beams > 1 && flags.temperature !== undefined && flags.temperature > 0) {
+    throw new UsageError('--beams cannot be combined with --temperature above 0: beam search is deterministic', cmd);
+  }
   if (flags.questions !== undefined) {
     if (image !== undefined) throw new UsageError('give either IMAGE "QUESTION" or --questions FILE, not both', cmd);
     const items = readJsonlFile(ctx, flags.questions, parseMmuJsonl, 'questions file');

@@ -7,6 +7,7 @@ export interface MmuFlags extends ModelFlags {
   batch: number;
   maxTokens?: number;
   temperature?: number;
+  beams?: number;
 }
 
 /** `showo mmu IMAGE "QUESTION"` (prints the answer) or `showo mmu --questions FILE.jsonl --out answers.jsonl`. */
@@ -20,7 +21,8 @@ export function mmuCommand(program: Command, ctx: CliContext): void {
     .option('--out <file>', 'answers JSONL ({"id", "answer"} per line; --questions; default: stdout)')
     .option('--batch <n>', 'questions answered together (--questions)', parsers.positiveInt('--batch'), 8)
     .option('--max-tokens <n>', 'longest answer in tokens (default: the model\'s text budget)', parsers.positiveInt('--max-tokens'))
-    .option('--temperature <t>', 'sampling temperature (default: greedy)', parsers.nonNegative('--temperature'));
+    .option('--temperature <t>', 'sampling temperature (default: greedy)', parsers.nonNegative('--temperature'))
+    .option('--beams <n>', 'beam search with n beams instead of greedy answers (not with --temperature)', parsers.positiveInt('--beams'));
   modelOptions(cmd).action(async (image: string | undefined, question: string | undefined, flags: MmuFlags) => {
     const { mmu } = await import('../actions/mmu.js');
     await mmu(ctx, cmd, image, question, flags);

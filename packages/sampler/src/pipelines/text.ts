@@ -5,9 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Observable } from 'rxjs';
 import { InvalidArgumentError, SeededRandom, type UniformSource } from '@showo/runtime';
-import { buildOmniMaskFromIds, createAttentionMaskForMmu, type AllowMask } from '@showo/omni-attention';
+import { buildOmniMaskFromIds, createAttentionMaskForMmu, selectBatch, type AllowMask } from '@showo/omni-attention';
 import type { TextInput, TextTokenizer, UniversalPrompting } from '@showo/prompting';
-import { AutoregressiveSampler, type AutoregressiveSamplerOptions, type StopReason } from '../autoregressive.js';
+import { AutoregressiveSampler, isGreedy, type AutoregressiveSamplerOptions, type StopReason } from '../autoregressive.js';
+import { BeamSearch } from '../beam.js';
 import { ImageSizeMismatchError, InvalidSamplingOptionError, PromptBudgetError } from '../errors.js';
 import type { TextGenerationEvent } from '../events.js';
 import { openTextSession, type CacheMode, type TextLogitsSession, type TextModel, type TextSessionInput } from '../sessions.js';
@@ -34,6 +35,14 @@ export interface DecodingRequestOptions extends AutoregressiveSamplerOptions {
   signal?: AbortSignal;
   /** Text of each row in the token events and the result (default: when the prompting has a tokenizer). */
   tokenizer?: TextTokenizer;
+  /**
+   * Beam search with this many beams per row (default 1: one token at a time by the sampling options). Beam
+   * search is deterministic, so it cannot be combined with `temperature` > 0 (unless `greedy`), `topK` or `topP`.
+   * Token events then show each row's best beam so far, whose earlier tokens may change from one event to the next.
+   */
+  numBeams?: number;
+  /** Beam search: exponent of the length normalisation of finished answers (default 1; see {@link BeamSearch}). */
+  lengthPenalty?: number;
 }
 
 /** A request for plain decoding from prepared prompts. */
@@ -117,6 +126,86 @@ async function decodeLoop(
   }
 }
 
+/** The beam search of a request, or undefined for one-token-at-a-time decoding (typed error for bad combinations). */
+function resolveBeams(request: DecodingRequestOptions, defaultStop: number): BeamSearch | undefined {
+  const k = request.numBeams ?? 1;
+  if (!(Number.isInteger(k) && k >= 1)) throw new InvalidSamplingOptionError('numBeams', k, 'an integer ≥ 1');
+  if (k === 1 && request.lengthPenalty === undefined) return undefined;
+  const sampling = request.topK !== undefined || request.topP !== undefined || (!isGreedy(request) && request.temperature !== undefined);
+  if (sampling) throw new InvalidSamplingOptionError('numBeams', k, 'beam search without temperature, topK or topP (it is deterministic)');
+  return new BeamSearch({
+    numBeams: k,
+    stopIds: request.stopIds ?? [defaultStop],
+    ...(request.maxNewTokens !== undefined ? { maxNewTokens: request.maxNewTokens } : {}),
+    ...(request.lengthPenalty !== undefined ? { lengthPenalty: request.lengthPenalty } : {}),
+  });
+}
+
+/** Every row of a prepared input repeated `k` times in place (row b → rows b·k … b·k + k − 1). */
+function repeatRows(input: TextSessionInput, k: number): TextSessionInput {
+  if (k === 1) return input;
+  const order = Array.from({ length: input.rows * k }, (_, j) => Math.floor(j / k));
+  const ids = new Int32Array(order.length * input.length);
+  order.forEach((r, j) => ids.set(input.ids.subarray(r * input.length, (r + 1) * input.length), j * input.length));
+  return { ids, rows: order.length, length: input.length, allow: selectBatch(input.allow, order) };
+}
+
+/** The beam-search counterpart of {@link decodeLoop}: the same events and result, one best answer per row. */
+async function beamLoop(
+  ctx: GenerationContext<TextGenerationEvent>,
+  task: 'mmu' | 'text',
+  model: TextModel,
+  cache: CacheMode,
+  input: TextSessionInput,
+  search: BeamSearch,
+  tokenizer: TextTokenizer | undefined,
+  fillerId: number,
+): Promise<void> {
+  const raw: TextLogitsSession = openTextSession(model, repeatRows(input, search.numBeams), cache);
+  let released = false;
+  const release = (): void => {
+    if (!released) {
+      released = true;
+      raw.dispose();
+    }
+  };
+  ctx.own({ dispose: release });
+  const reorder = search.numBeams > 1 ? raw.reorder?.bind(raw) : (): void => {};
+  if (!reorder) {
+    release();
+    throw new InvalidSamplingOptionError('numBeams', search.numBeams, 'a model whose decoding session can reorder its rows (this one cannot; use numBeams 1)');
+  }
+  ctx.emit({ type: 'start', task, batch: input.rows, promptLength: input.length, cached: raw.cached });
+  await ctx.yield();
+  const text = (tokens: number[]): string | undefined => tokenizer?.decode(tokens.filter((t) => t < tokenizer.vocabSize), { skipSpecialTokens: true });
+  try {
+    let state = search.initialState(input.rows);
+    let logits = await lastLogits(raw.start());
+    for (;;) {
+      const out = search.step(logits, state, fillerId);
+      const wasDone = state.prompts.map((p) => p.done);
+      state = out.state;
+      const current = search.current(state);
+      for (let b = 0; b < input.rows; b++) {
+        if (wasDone[b]) continue;
+        const tokens = current[b]!;
+        const t = text(tokens);
+        const stop = state.prompts[b]!.done ? search.best(state).stopReasons[b] : undefined;
+        ctx.emit({ type: 'token', task, step: state.step - 1, row: b, token: tokens[tokens.length - 1] ?? fillerId, tokens, ...(t !== undefined ? { text: t } : {}), ...(stop ? { stop } : {}) });
+      }
+      if (out.done) break;
+      await ctx.yield();
+      reorder(out.sources);
+      logits = await lastLogits(raw.append(out.tokens));
+    }
+    const best = search.best(state);
+    const texts = tokenizer ? best.tokens.map((t) => text(t)!) : undefined;
+    ctx.emit({ type: 'done', task, result: { tokens: best.tokens, stopReasons: best.stopReasons, logProbs: best.logProbs, ...(texts ? { texts } : {}) } });
+  } finally {
+    release();
+  }
+}
+
 /** Left-pads rows with `padId`; their columns are masked out by the general omni-attention rule (pads isolated). */
 function leftPad(rows: readonly (readonly number[])[], padId: number): { ids: number[][]; padded: boolean } {
   const width = Math.max(...rows.map((r) => r.length));
@@ -137,6 +226,7 @@ function sessionInput(ids: number[][], allow: AllowMask): TextSessionInput {
 export function generateTokens(deps: TextPipelineDeps, request: GenerateTokensRequest): Observable<TextGenerationEvent> {
   const L = deps.prompting.layout;
   const sampler = resolveSampler(request, L.eosId);
+  const beams = resolveBeams(request, L.eosId);
   const uniforms = resolveUniforms(deps, request);
   let input: TextSessionInput;
   if (request.input) {
@@ -155,7 +245,12 @@ export function generateTokens(deps: TextPipelineDeps, request: GenerateTokensRe
   const budget = positionBudget(deps);
   if (input.length + sampler.maxNewTokens > budget) throw new PromptBudgetError(0, input.length + sampler.maxNewTokens, budget, 'prompt + maxNewTokens');
   const tokenizer = request.tokenizer ?? deps.prompting.tokenizer;
-  return generation<TextGenerationEvent>((ctx) => decodeLoop(ctx, 'text', deps.model, deps.cache ?? 'auto', input, sampler, uniforms, tokenizer, request.padId ?? L.padId), request.signal);
+  const cache = deps.cache ?? 'auto';
+  const filler = request.padId ?? L.padId;
+  return generation<TextGenerationEvent>(
+    (ctx) => (beams ? beamLoop(ctx, 'text', deps.model, cache, input, beams, tokenizer, filler) : decodeLoop(ctx, 'text', deps.model, cache, input, sampler, uniforms, tokenizer, filler)),
+    request.signal,
+  );
 }
 
 /** A request for multimodal understanding (image + question → answer). */
@@ -186,6 +281,7 @@ export function understand(deps: TextPipelineDeps, request: UnderstandRequest): 
   const p = deps.prompting;
   const L = p.layout;
   const sampler = resolveSampler(request, L.eosId);
+  const beams = resolveBeams(request, L.eosId);
   const uniforms = resolveUniforms(deps, request);
   const grid = checkImageTextPairs(deps, request.images, request.questions, 'question', 'mmu image');
   const texts = p.encodeTexts(request.questions);
@@ -202,7 +298,9 @@ export function understand(deps: TextPipelineDeps, request: UnderstandRequest): 
     const special = { padId: L.padId, soiId: L.special('<|soi|>'), eoiId: L.special('<|eoi|>') };
     const padded = ids.some((r) => r[0] === L.padId);
     const allow = padded ? buildOmniMaskFromIds(ids, special, { pad: 'isolate', bidirectionalPrefix: true }) : createAttentionMaskForMmu(ids, special);
-    await decodeLoop(ctx, 'mmu', deps.model, deps.cache ?? 'auto', sessionInput(ids, allow), sampler, uniforms, tokenizer, L.padId);
+    const input = sessionInput(ids, allow);
+    const cache = deps.cache ?? 'auto';
+    await (beams ? beamLoop(ctx, 'mmu', deps.model, cache, input, beams, tokenizer, L.padId) : decodeLoop(ctx, 'mmu', deps.model, cache, input, sampler, uniforms, tokenizer, L.padId));
   }, request.signal);
 }
 
