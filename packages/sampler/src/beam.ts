@@ -29,13 +29,15 @@ export interface BeamSearchOptions {
   lengthPenalty?: number;
 }
 
-interface Hypothesis {
+/** A partial or finished answer of one prompt. */
+export interface BeamHypothesis {
   readonly tokens: readonly number[];
   /** Sum of log-probabilities. */
   readonly logProb: number;
 }
 
-interface Finished extends Hypothesis {
+/** A finished answer with its rank (`logProb / length^lengthPenalty`) and why it ended. */
+export interface FinishedHypothesis extends BeamHypothesis {
   readonly rank: number;
   readonly stop: StopReason;
 }
@@ -43,9 +45,9 @@ interface Finished extends Hypothesis {
 /** Where one prompt's search stands. */
 export interface PromptBeams {
   /** Running beams, best first (`numBeams` of them until the prompt is done). */
-  readonly running: readonly Hypothesis[];
+  readonly running: readonly BeamHypothesis[];
   /** Finished hypotheses, best first (at most `numBeams`). */
-  readonly finished: readonly Finished[];
+  readonly finished: readonly FinishedHypothesis[];
   readonly done: boolean;
 }
 
@@ -163,9 +165,9 @@ export class BeamSearch {
       candidates.sort((x, y) => y.logProb - x.logProb || x.beam - y.beam || x.token - y.token);
       const length = state.step + 1;
       const finished = [...p.finished];
-      const running: Hypothesis[] = [];
+      const running: BeamHypothesis[] = [];
       const from: number[] = [];
-      const finish = (h: Hypothesis, stop: StopReason): void => {
+      const finish = (h: BeamHypothesis, stop: StopReason): void => {
         finished.push({ ...h, rank: this.rank(h.logProb, h.tokens.length), stop });
         finished.sort((x, y) => y.rank - x.rank);
         if (finished.length > k) finished.pop();

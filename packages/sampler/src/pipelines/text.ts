@@ -41,7 +41,7 @@ export interface DecodingRequestOptions extends AutoregressiveSamplerOptions {
    * Token events then show each row's best beam so far, whose earlier tokens may change from one event to the next.
    */
   numBeams?: number;
-  /** Beam search: exponent of the length normalisation of finished answers (default 1; see {@link BeamSearch}). */
+  /** Beam search: exponent of the length normalisation of finished answers (default 1; see `BeamSearch`). */
   lengthPenalty?: number;
 }
 
