@@ -186,11 +186,12 @@ async function beamLoop(
       const wasDone = state.prompts.map((p) => p.done);
       state = out.state;
       const current = search.current(state);
+      const stopReasons = search.best(state).stopReasons;
       for (let b = 0; b < input.rows; b++) {
         if (wasDone[b]) continue;
         const tokens = current[b]!;
         const t = text(tokens);
-        const stop = state.prompts[b]!.done ? search.best(state).stopReasons[b] : undefined;
+        const stop = state.prompts[b]!.done ? stopReasons[b] : undefined;
         ctx.emit({ type: 'token', task, step: state.step - 1, row: b, token: tokens[tokens.length - 1] ?? fillerId, tokens, ...(t !== undefined ? { text: t } : {}), ...(stop ? { stop } : {}) });
       }
       if (out.done) break;
